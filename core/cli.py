@@ -1,0 +1,180 @@
+"""`categorizer`: train, evaluate, predict and manage model versions from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from core.config import Settings, get_settings
+from core.data import CatalogError, load_catalog
+from core.registry import Registry, RegistryError
+from core.training import TrainParams
+
+
+def _progress(stream: Any) -> Any:
+    started = time.perf_counter()
+
+    def on_stage(stage: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {stage}...", file=stream, flush=True)
+
+    return on_stage
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.models import PreprocessingOptions
+    from core.service import train_and_register
+
+    params = TrainParams(
+        family=args.family,
+        preprocessing=PreprocessingOptions(stopwords=args.stopwords, stem=args.stem,
+                                           lemmatize=args.lemmatize),
+        n_jobs=args.jobs,
+    )
+    outcome = train_and_register(
+        registry=registry, settings=settings, source=args.data, table=args.table,
+        query=args.query, params=params, on_stage=_progress(sys.stderr),
+    )
+    if args.json:
+        print(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        verdict = "promoted to champion" if outcome.promoted else "kept as challenger"
+        print(f"version {outcome.version} ({outcome.rows} rows, {outcome.seconds:.1f}s): "
+              f"test macro-F1 {outcome.metrics['macro_f1']:.4f}, accuracy "
+              f"{outcome.metrics['accuracy']:.4f}; {verdict}: {outcome.reason}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.evaluation import score
+    from core.prediction import Classifier
+
+    catalog = load_catalog(args.data)
+    loaded = registry.load(args.model)
+    classifier = Classifier(loaded.pipeline, name=loaded.name, version=loaded.version)
+    predicted = [p.category for p in classifier.predict_batch(catalog.names)]
+    metrics = {"model_version": loaded.version, **score(catalog.categories, predicted)}
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    else:
+        print(f"v{loaded.version} on {metrics['n']} rows: accuracy {metrics['accuracy']:.4f}, "
+              f"macro-F1 {metrics['macro_f1']:.4f}")
+        for category, values in metrics["per_category"].items():
+            print(f"  {category:28s} P {values['precision']:.3f} R {values['recall']:.3f} "
+                  f"F1 {values['f1']:.3f} n={values['support']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.prediction import Classifier
+
+    loaded = registry.load(args.model)
+    classifier = Classifier(loaded.pipeline, name=loaded.name, version=loaded.version,
+                            top_k=settings.top_k)
+    results = [(name, classifier.predict(name)) for name in args.names]
+    if args.json:
+        print(json.dumps([{"name": n, "category": p.category, "confidence": p.confidence,
+                           "top_k": [{"category": c, "confidence": s} for c, s in p.top_k]}
+                          for n, p in results], ensure_ascii=False, indent=2))
+    else:
+        for name, prediction in results:
+            alternatives = ", ".join(f"{c} {s:.2f}" for c, s in prediction.top_k[1:])
+            print(f"{name}\t{prediction.category}\t{prediction.confidence:.3f}\t({alternatives})")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    versions = registry.list_versions()
+    if args.json:
+        print(json.dumps([v.__dict__ for v in versions], indent=2))
+        return 0
+    if not versions:
+        print("no model versions yet: run `categorizer train --data CATALOG.csv`")
+    for v in versions:
+        f1 = v.metrics.get("macro_f1")
+        print(f"v{v.version}\t{','.join(v.aliases) or '-'}\tmacro-F1 "
+              f"{'-' if f1 is None else f'{f1:.4f}'}\trun {v.run_id}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    previous = registry.promote(args.version)
+    print(f"v{args.version} is champion (was {'none' if previous is None else f'v{previous}'})")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    version = registry.rollback()
+    print(f"rolled back: v{version} is champion again")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="categorizer", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train, track and register a model from a catalog")
+    train.add_argument("--data", required=True, help="CSV path or SQLAlchemy URL")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--table", help="table with category and name columns (SQL source)")
+    source.add_argument("--query", help="query returning category and name columns (SQL source)")
+    train.add_argument("--family", choices=["linear", "baseline"], default="linear",
+                       help="linear: TF-IDF + logistic regression; baseline: the predecessor's")
+    train.add_argument("--stopwords", action="store_true", help="drop ES+EN stopwords")
+    train.add_argument("--stem", action="store_true", help="Snowball-stem words (NLTK)")
+    train.add_argument("--lemmatize", action="store_true", help="lemmatize words (simplemma)")
+    train.add_argument("--jobs", type=int, default=1, help="parallel cross-validation fits")
+    train.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="score a model version on a labelled CSV")
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--model", default="champion", help="champion, challenger or a version")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="categorize product names")
+    predict.add_argument("names", nargs="+")
+    predict.add_argument("--model", default="champion")
+    predict.add_argument("--json", action="store_true")
+    predict.set_defaults(handler=cmd_predict)
+
+    models = sub.add_parser("models", help="list model versions, aliases and metrics")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(handler=cmd_models)
+
+    promote = sub.add_parser("promote", help="make a version the champion")
+    promote.add_argument("version", type=int)
+    promote.set_defaults(handler=cmd_promote)
+
+    rollback = sub.add_parser("rollback", help="restore the previous champion")
+    rollback.set_defaults(handler=cmd_rollback)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; errors are one clear line on stderr and a non-zero exit."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from core.service import registry_from_settings
+
+        settings = get_settings()
+        result: int = args.handler(args, settings, registry_from_settings(settings))
+        return result
+    except (CatalogError, RegistryError, ValueError) as exc:
+        print(f"categorizer: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("categorizer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""One settings object for the API, the workers and the CLI, read from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_KEYS = {"", "change-me", "changeme", "admin", "secret"}
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with defaults that need no server at all."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded stores live.")
+
+    redis_url: str | None = Field(
+        default=None, description="Celery broker; unset means the embedded filesystem broker."
+    )
+    database_url: str | None = Field(
+        default=None, description="Jobs and batch rows; default SQLite under DATA_DIR."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking and registry; default SQLite under DATA_DIR."
+    )
+    admin_api_key: SecretStr = SecretStr("change-me")
+
+    model_name: str = "product-categorizer"
+    experiment_name: str = "product-categorizer"
+
+    # Promotion gate (see core/registry.py for why both numbers exist).
+    promotion_min_delta: float = Field(default=0.0, ge=0.0, le=1.0)
+    promotion_alpha: float = Field(default=0.05, gt=0.0, le=1.0)
+
+    top_k: int = Field(default=3, ge=1, le=20)
+    max_name_length: int = Field(default=500, ge=1)
+    max_inference_items: int = Field(default=1000, ge=1)
+    max_batch_rows: int = Field(default=2_000_000, ge=1)
+    max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    batch_chunk_size: int = Field(default=5000, ge=1)
+    model_refresh_seconds: float = Field(default=5.0, gt=0)
+
+    training_time_limit: int = Field(default=3600, ge=10, description="Hard limit, seconds.")
+    batch_chunk_time_limit: int = Field(default=600, ge=10, description="Hard limit, seconds.")
+    task_max_retries: int = Field(default=3, ge=0)
+    result_expires: int = Field(default=24 * 3600, ge=60)
+    job_ttl_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        key = self.admin_api_key.get_secret_value()
+        if self.environment != "development" and key in PLACEHOLDER_KEYS:
+            raise ValueError(
+                "ADMIN_API_KEY is unset or a placeholder; set a real key outside development"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'jobs.db').resolve()}"
+
+    @property
+    def effective_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.data_dir / "mlartifacts").resolve()
+
+    @property
+    def broker_dir(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,394 @@
+"""The one module that talks to MLflow: run tracking, the model registry and its aliases.
+
+Promotion gate. A retrained model is registered as `challenger`; it becomes `champion` only when,
+on the new run's frozen test split, its macro-F1 beats the champion's by more than
+`min_delta` AND an exact one-sided McNemar test on the same rows says it errs less often
+(p <= `alpha`). On a few hundred rows a macro-F1 difference of a point is often one or two
+products; the paired test only counts rows where the two models disagree, so a champion is not
+swapped for a model that is merely luckier on this split. `alpha=1` turns the test off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+
+from core.data import Catalog
+from core.evaluation import confusion, mcnemar_p_value, score
+from core.training import TrainParams, TrainResult
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+_RUNTIME_PACKAGES = ("scikit-learn", "numpy", "scipy", "nltk", "stop-words", "skops")
+# Models are stored with skops, not pickle: loading refuses any type not listed here, so a
+# tampered artifact cannot run code. Our own transformer is the one type skops must be told of.
+TRUSTED_TYPES = ["core.preprocessing.ProductNameNormalizer"]
+
+
+class RegistryError(RuntimeError):
+    """A registry operation that cannot be done (unknown version, nothing to roll back to)."""
+
+
+class NoChampionError(RegistryError):
+    """No model carries the champion alias yet."""
+
+
+@dataclass(frozen=True)
+class PromotionGate:
+    min_delta: float = 0.0
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    version: int
+    run_id: str
+    promoted: bool
+    reason: str
+    macro_f1: float
+    champion_version: int | None = None
+    champion_macro_f1: float | None = None
+    p_value: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    version: int
+    aliases: list[str]
+    run_id: str
+    created_at: float
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: int
+    pipeline: Pipeline
+
+
+def _pip_requirements() -> list[str]:
+    # Passing these explicitly keeps log_model from inferring them (measured: 9.8 s -> 0.16 s).
+    pins = []
+    for package in _RUNTIME_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            pins.append(f"{package}=={metadata.version(package)}")
+    return pins
+
+
+class Registry:
+    """Tracking and registry for one registered model name."""
+
+    def __init__(
+        self,
+        *,
+        tracking_uri: str,
+        model_name: str,
+        experiment_name: str,
+        artifact_root: Path | None = None,
+    ) -> None:
+        from mlflow import MlflowClient
+
+        # No phoning home from a store's server (and no network here to phone with).
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        # Progress bars for kilobyte downloads only clutter worker logs.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        self.tracking_uri = tracking_uri
+        self.model_name = model_name
+        self.experiment_name = experiment_name
+        self.artifact_root = artifact_root
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    # -- tracking and registration -------------------------------------------------------------
+
+    def _experiment_id(self) -> str:
+        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        location = self.artifact_root.as_uri() if self.artifact_root else None
+        try:
+            return str(self.client.create_experiment(self.experiment_name, location))
+        except Exception:  # another process created it first
+            experiment = self.client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                raise
+            return str(experiment.experiment_id)
+
+    def log_run(
+        self, *, result: TrainResult, catalog: Catalog, params: TrainParams,
+        tags: dict[str, str] | None = None,
+    ) -> tuple[str, int]:
+        """Log a training run with its model and test split; register it. Returns (run_id, version)."""
+        import mlflow
+        import mlflow.sklearn
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        started = time.perf_counter()
+        with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags or {}) as run:
+            mlflow.log_params({**params.as_dict(), **{f"best_{k}": v
+                                                      for k, v in result.best_params.items()}})
+            mlflow.log_params({
+                "dataset_source": catalog.source[:500],
+                "dataset_fingerprint": catalog.fingerprint,
+                "dataset_rows": len(catalog),
+                "dataset_conflicting_names": len(catalog.conflicts),
+                "n_train": result.n_train,
+                "n_test": len(result.test_names),
+                "python": platform.python_version(),
+            })
+            mlflow.log_dict(catalog.category_counts, "dataset/category_counts.json")
+            metrics = result.metrics
+            mlflow.log_metrics({
+                "accuracy": metrics["accuracy"],
+                "macro_f1": metrics["macro_f1"],
+                "cv_macro_f1": result.cv_macro_f1,
+                "training_seconds": result.seconds,
+            })
+            per_category = {}
+            for category, values in metrics["per_category"].items():
+                key = _metric_key(category)
+                for stat in ("precision", "recall", "f1"):
+                    per_category[f"{stat}_{key}"] = values[stat]
+            mlflow.log_metrics(per_category)
+            mlflow.log_dict(metrics, "evaluation/metrics.json")
+            mlflow.log_text(_split_csv(result.test_names, result.test_categories),
+                            "evaluation/test_split.csv")
+            mlflow.log_figure(_confusion_figure(result), "evaluation/confusion_matrix.png")
+            info = mlflow.sklearn.log_model(
+                result.model, name="model", pip_requirements=_pip_requirements(),
+                serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
+            )
+            self._ensure_registered()
+            version = self.client.create_model_version(
+                self.model_name, info.model_uri, run_id=run.info.run_id,
+            )
+            self.client.set_model_version_tag(
+                self.model_name, version.version, "macro_f1", f"{metrics['macro_f1']:.6f}"
+            )
+            mlflow.log_metric("logging_seconds", time.perf_counter() - started)
+        return run.info.run_id, int(version.version)
+
+    def _ensure_registered(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            with contextlib.suppress(MlflowException):  # a concurrent run may have created it
+                self.client.create_registered_model(self.model_name)
+
+    def gate(
+        self, *, version: int, run_id: str, result: TrainResult, gate: PromotionGate
+    ) -> PromotionDecision:
+        """Mark a new version challenger, then promote it if it beats the champion (see module doc).
+
+        Callers that may run concurrently hold a lock around this, so the decision is made
+        against the champion that is current when the alias moves.
+        """
+        new_f1 = float(result.metrics["macro_f1"])
+        self.client.set_registered_model_alias(self.model_name, CHALLENGER, str(version))
+        try:
+            champion = self.load(CHAMPION)
+        except NoChampionError:
+            return self._decide(version, run_id, new_f1, True, "first model: no champion yet")
+        except Exception as exc:  # an unloadable champion cannot serve either
+            logger.warning("champion could not be loaded for comparison: %s", exc)
+            return self._decide(version, run_id, new_f1, True,
+                                f"champion could not be loaded ({exc.__class__.__name__})")
+        new_pred = result.model.predict(result.test_names).tolist()
+        old_pred = champion.pipeline.predict(result.test_names).tolist()
+        old_f1 = float(score(result.test_categories, old_pred)["macro_f1"])
+        new_only, old_only, p_value = mcnemar_p_value(result.test_categories, old_pred, new_pred)
+        delta = new_f1 - old_f1
+        better = delta > gate.min_delta and p_value <= gate.alpha
+        reason = (
+            f"macro-F1 {new_f1:.4f} vs champion v{champion.version} {old_f1:.4f} "
+            f"(delta {delta:+.4f}, required > {gate.min_delta:g}); McNemar: new right on "
+            f"{new_only} rows the champion missed, champion on {old_only}, p={p_value:.4g} "
+            f"(required <= {gate.alpha:g})"
+        )
+        return self._decide(version, run_id, new_f1, better, reason,
+                            champion_version=champion.version, champion_f1=old_f1,
+                            p_value=p_value)
+
+    def _decide(
+        self, version: int, run_id: str, new_f1: float, promote: bool, reason: str, *,
+        champion_version: int | None = None, champion_f1: float | None = None,
+        p_value: float | None = None,
+    ) -> PromotionDecision:
+        self.client.set_model_version_tag(self.model_name, str(version), "gate_decision", reason)
+        if promote:
+            self.promote(version)
+        logger.info("version %s %s: %s", version, "promoted" if promote else "kept", reason)
+        return PromotionDecision(
+            version=version, run_id=run_id, promoted=promote, reason=reason, macro_f1=new_f1,
+            champion_version=champion_version, champion_macro_f1=champion_f1, p_value=p_value,
+        )
+
+    # -- aliases -------------------------------------------------------------------------------
+
+    def champion_version(self) -> int | None:
+        """The version the champion alias points at, or None; a cheap call for polling."""
+        return self._alias_version(CHAMPION)
+
+    def _alias_version(self, alias: str) -> int | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return int(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def promote(self, version: int) -> int | None:
+        """Point the champion alias at a version; returns the previous champion's version."""
+        self._check_version(version)
+        previous = self.champion_version()
+        if previous == version:
+            return previous
+        if previous is not None:
+            self.client.set_model_version_tag(
+                self.model_name, str(version), "previous_champion", str(previous)
+            )
+        self.client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        if self._alias_version(CHALLENGER) == version:
+            self.client.delete_registered_model_alias(self.model_name, CHALLENGER)
+        return previous
+
+    def rollback(self) -> int:
+        """Point the champion alias back at the version it replaced; returns that version."""
+        current = self.champion_version()
+        if current is None:
+            raise NoChampionError("there is no champion to roll back")
+        tags = self.client.get_model_version(self.model_name, str(current)).tags
+        previous = tags.get("previous_champion")
+        if previous is None:
+            raise RegistryError(f"champion v{current} has no earlier champion to roll back to")
+        self.client.set_registered_model_alias(self.model_name, CHAMPION, previous)
+        self.client.set_model_version_tag(self.model_name, str(current), "rolled_back", "true")
+        return int(previous)
+
+    def _check_version(self, version: int) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_model_version(self.model_name, str(version))
+        except MlflowException:
+            raise RegistryError(f"model {self.model_name!r} has no version {version}") from None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list_versions(self) -> list[ModelVersionInfo]:
+        """Every registered version, newest first, with aliases and test metrics."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(self.model_name)
+        except MlflowException:
+            return []
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        infos = []
+        for mv in self.client.search_model_versions(f"name='{self.model_name}'"):
+            metrics: dict[str, float] = {}
+            if mv.run_id:
+                with contextlib.suppress(MlflowException):
+                    run_metrics = self.client.get_run(mv.run_id).data.metrics
+                    metrics = {k: v for k, v in run_metrics.items()
+                               if k in ("accuracy", "macro_f1", "cv_macro_f1", "training_seconds")}
+            infos.append(ModelVersionInfo(
+                version=int(mv.version), aliases=sorted(aliases.get(str(mv.version), [])),
+                run_id=mv.run_id or "", created_at=mv.creation_timestamp / 1000, metrics=metrics,
+            ))
+        return sorted(infos, key=lambda info: info.version, reverse=True)
+
+    def load(self, ref: str | int = CHAMPION) -> LoadedModel:
+        """Load a version, or the version an alias points at, from the registry."""
+        import mlflow.sklearn
+
+        if isinstance(ref, int) or str(ref).isdigit():
+            version = int(ref)
+            self._check_version(version)
+        else:
+            resolved = self._alias_version(str(ref))
+            if resolved is None:
+                if ref == CHAMPION:
+                    raise NoChampionError("no champion model yet: train one first")
+                raise RegistryError(f"no model carries the alias {ref!r}")
+            version = resolved
+        import mlflow.artifacts
+
+        source = self.client.get_model_version_download_uri(self.model_name, str(version))
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri
+            )
+            pipeline = mlflow.sklearn.load_model(local)
+        return LoadedModel(name=self.model_name, version=version, pipeline=pipeline)
+
+    def test_split(self, version: int) -> tuple[list[str], list[str]]:
+        """The frozen test split stored with a version's run."""
+        import csv
+
+        run_id = self.client.get_model_version(self.model_name, str(version)).run_id
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
+            rows = list(csv.DictReader(Path(path).read_text(encoding="utf-8").splitlines()))
+        return [r["name"] for r in rows], [r["category"] for r in rows]
+
+
+def _metric_key(category: str) -> str:
+    """MLflow metric names allow only a few characters."""
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", category).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_]+", "_", folded).strip("_").lower()
+
+
+def _split_csv(names: list[str], categories: list[str]) -> str:
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["category", "name"])
+    writer.writerows(zip(categories, names, strict=True))
+    return buffer.getvalue()
+
+
+def _confusion_figure(result: TrainResult) -> Any:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
+
+    labels, matrix = confusion(result.test_categories, result.model.predict(result.test_names))
+    figure = Figure(figsize=(7, 6))
+    axes = figure.subplots()
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    axes.set_yticks(range(len(labels)), labels, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    for (i, j), value in _cells(matrix):
+        axes.text(j, i, str(value), ha="center", va="center", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def _cells(matrix: Any) -> Iterator[tuple[tuple[int, int], int]]:
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            yield (i, j), int(value)

@@ -1,0 +1,86 @@
+"""The training service: load a catalog, train, track, register and gate, as one call."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.config import Settings
+from core.data import Catalog, load_catalog
+from core.registry import PromotionGate, Registry
+from core.training import StageCallback, TrainParams, train
+
+
+def registry_from_settings(settings: Settings) -> Registry:
+    """The registry the settings point at (an embedded SQLite store by default)."""
+    if settings.mlflow_tracking_uri is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Registry(
+        tracking_uri=settings.effective_tracking_uri,
+        model_name=settings.model_name,
+        experiment_name=settings.experiment_name,
+        artifact_root=settings.artifact_root if settings.mlflow_tracking_uri is None else None,
+    )
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    version: int
+    run_id: str
+    promoted: bool
+    reason: str
+    rows: int
+    metrics: dict[str, Any]
+    best_params: dict[str, Any]
+    cv_macro_f1: float
+    champion_version: int | None
+    champion_macro_f1: float | None
+    p_value: float | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_and_register(
+    *,
+    registry: Registry,
+    settings: Settings,
+    catalog: Catalog | None = None,
+    source: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
+    params: TrainParams | None = None,
+    on_stage: StageCallback | None = None,
+    promotion_lock: Callable[[], AbstractContextManager[Any]] | None = None,
+    tags: dict[str, str] | None = None,
+) -> TrainingOutcome:
+    """Train from a catalog (given, or loaded from a source), log it, register it, gate it."""
+    stage = on_stage or (lambda _stage: None)
+    if catalog is None:
+        if source is None:
+            raise ValueError("give a catalog or a source to load one from")
+        stage("loading data")
+        catalog = load_catalog(source, table=table, query=query)
+    params = params or TrainParams()
+    result = train(catalog=catalog, params=params, on_stage=stage)
+    stage("logging to MLflow")
+    run_id, version = registry.log_run(result=result, catalog=catalog, params=params, tags=tags)
+    stage("comparing with the champion")
+    lock = promotion_lock or contextlib.nullcontext
+    with lock():
+        decision = registry.gate(
+            version=version, run_id=run_id, result=result,
+            gate=PromotionGate(min_delta=settings.promotion_min_delta,
+                               alpha=settings.promotion_alpha),
+        )
+    return TrainingOutcome(
+        version=version, run_id=run_id, promoted=decision.promoted, reason=decision.reason,
+        rows=len(catalog), metrics=result.metrics, best_params=result.best_params,
+        cv_macro_f1=result.cv_macro_f1, champion_version=decision.champion_version,
+        champion_macro_f1=decision.champion_macro_f1, p_value=decision.p_value,
+        seconds=result.seconds,
+    )

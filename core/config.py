@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     )
     admin_api_key: SecretStr = SecretStr("change-me")
 
+    training_data: str | None = Field(
+        default=None,
+        description="Source for GET /training: CSV path or SQLAlchemy URL; default the sample.",
+    )
+    training_table: str | None = Field(default=None, description="Table for a SQL TRAINING_DATA.")
+
     model_name: str = "product-categorizer"
     experiment_name: str = "product-categorizer"
 
@@ -42,6 +48,8 @@ class Settings(BaseSettings):
     max_name_length: int = Field(default=500, ge=1)
     max_inference_items: int = Field(default=1000, ge=1)
     max_batch_rows: int = Field(default=2_000_000, ge=1)
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024,
+                                   description="Largest JSON body accepted.")
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     batch_chunk_size: int = Field(default=5000, ge=1)
     model_refresh_seconds: float = Field(default=5.0, gt=0)
@@ -60,6 +68,10 @@ class Settings(BaseSettings):
                 "ADMIN_API_KEY is unset or a placeholder; set a real key outside development"
             )
         return self
+
+    def ensure_data_dir(self) -> None:
+        """Create DATA_DIR, where the embedded stores live (called by entry points)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def effective_database_url(self) -> str:

@@ -1,0 +1,1 @@
+"""FastAPI gateway: `uvicorn api.main:app`."""

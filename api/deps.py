@@ -1,0 +1,57 @@
+"""What routes depend on: the process's state, the served model, the admin check."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from api.queue import TaskQueue
+from core.config import Settings
+from core.jobs import JobStore
+from core.prediction import Classifier
+from core.registry import Registry
+from core.serving import ChampionHolder
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: JobStore
+    registry: Registry
+    champion: ChampionHolder
+    queue: TaskQueue
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.categorizer
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_classifier(state: StateDep) -> Classifier:
+    return state.champion.classifier  # NoChampionError -> 503 in api.errors
+
+
+ClassifierDep = Annotated[Classifier, Depends(get_classifier)]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
+                        description="ADMIN_API_KEY, for admin endpoints")
+
+
+def require_admin(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> None:
+    """401 without a key, 403 with a wrong one; compared in constant time, never logged."""
+    if not key:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header",
+                            headers={"WWW-Authenticate": "APIKey"})
+    expected = state.settings.admin_api_key.get_secret_value()
+    if not secrets.compare_digest(key.encode(), expected.encode()):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid API key")
+
+
+AdminDep = Depends(require_admin)

@@ -1,0 +1,82 @@
+"""The FastAPI app: `create_app()` wires settings, stores, the queue and the cached champion."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AppState
+from api.errors import install_error_handlers
+from api.queue import TaskQueue
+from api.routes import batch, health, inference, jobs, models
+from api.uploads import BodySizeLimit
+from core.config import Settings, get_settings
+from core.jobs import JobStore
+from core.service import registry_from_settings
+from core.serving import ChampionHolder
+
+logger = logging.getLogger(__name__)
+
+
+def build_state(settings: Settings) -> AppState:
+    """The real dependencies, from settings."""
+    from worker.celery_app import create_celery_app  # the one place the Celery app is built
+
+    settings.ensure_data_dir()
+    store = JobStore.from_url(settings.effective_database_url)
+    registry = registry_from_settings(settings)
+    return AppState(
+        settings=settings, store=store, registry=registry,
+        champion=ChampionHolder(registry, top_k=settings.top_k),
+        queue=TaskQueue(create_celery_app(settings)),
+    )
+
+
+async def _watch_champion(state: AppState) -> None:
+    """Pick up a newly promoted champion without a restart."""
+    while True:
+        await asyncio.sleep(state.settings.model_refresh_seconds)
+        await run_in_threadpool(state.champion.refresh)
+
+
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    """Build the app; tests pass a ready-made `state` of fakes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app_state = state or build_state(settings or get_settings())
+        app.state.categorizer = app_state
+        try:
+            await run_in_threadpool(app_state.store.create_schema)
+        except Exception as exc:  # not fatal: /ready says so, and requests get 503s
+            logger.error("job database unavailable at start-up: %s", exc)
+        await run_in_threadpool(app_state.champion.refresh)
+        watcher = asyncio.create_task(_watch_champion(app_state))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    limits = settings or (state.settings if state else get_settings())
+    app = FastAPI(
+        title="Hardware-store product categorizer",
+        summary="Learns a store's category filing from its catalog and applies it to names.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_json=limits.max_request_bytes,
+                       max_upload=limits.max_upload_bytes)
+    install_error_handlers(app)
+    for module in (health, inference, jobs, batch, models):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,44 @@
+"""Enqueue tasks by name with plain arguments; the API never imports task functions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class QueueUnavailable(RuntimeError):
+    """The broker cannot take the message; the client gets a 503, not a 202."""
+
+
+class TaskQueue:
+    """A thin sender over the Celery app that the workers are built from."""
+
+    def __init__(self, celery_app: Any) -> None:
+        self.app = celery_app
+
+    def enqueue(self, task_name: str, *args: Any) -> str:
+        try:
+            result = self.app.send_task(
+                task_name, args=list(args),
+                retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
+                                          "interval_step": 0.3, "interval_max": 1.0},
+            )
+        except Exception as exc:  # kombu raises several kinds for an unreachable broker
+            logger.error("could not enqueue %s: %s", task_name, exc)
+            raise QueueUnavailable("the job queue is unavailable; try again shortly") from exc
+        return str(result.id)
+
+    def revoke(self, task_id: str, *, terminate: bool = False) -> None:
+        try:
+            self.app.control.revoke(task_id, terminate=terminate, signal="SIGTERM")
+        except Exception as exc:  # best effort: the job record already says cancelled
+            logger.warning("could not broadcast revoke for %s: %s", task_id, exc)
+
+    def ping(self) -> None:
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+        except Exception as exc:
+            raise QueueUnavailable(f"broker unreachable: {exc.__class__.__name__}") from exc

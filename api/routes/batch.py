@@ -1,0 +1,157 @@
+"""Bulk categorization jobs: submit rows, poll, page through or download the results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import StateDep
+from api.routes.jobs import accepted, enqueue_job, job_public
+from api.schemas import BatchJobCreate, BatchResultItem, BatchResultsPage, JobAccepted, JobPublic
+from api.uploads import upload_file
+from core.batch import chunked, results_csv_lines, rows_from_csv, rows_from_items
+from core.jobs import InputRow, Job
+
+router = APIRouter(tags=["batch"])
+
+BATCH_TASK = "batch.start"
+
+
+class _RowLimit:
+    """Counts rows as they stream in and stops the intake past the configured maximum."""
+
+    def __init__(self, rows: Iterator[InputRow], limit: int) -> None:
+        self.rows = rows
+        self.limit = limit
+
+    def __iter__(self) -> Iterator[InputRow]:
+        for count, row in enumerate(self.rows, start=1):
+            if count > self.limit:
+                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                    f"more than {self.limit} rows in one batch job")
+            yield row
+
+
+@router.post(
+    "/v1/batch-jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
+    responses={400: {"description": "unreadable CSV"}, 413: {"description": "too large"},
+               503: {"description": "queue or database unavailable"}},
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": BatchJobCreate.model_json_schema()},
+        "multipart/form-data": {"schema": {
+            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+            "required": ["file"]}}}}},
+)
+async def create_batch_job(
+    request: Request, response: Response, state: StateDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JobAccepted:
+    """Queue a batch of names (JSON items or a CSV upload) for the inference workers."""
+    settings = state.settings
+    if idempotency_key:
+        existing = state.store.find_by_key(idempotency_key)
+        if existing is not None:
+            return accepted(response, existing)
+    content_type = request.headers.get("content-type", "")
+    form = None
+    if content_type.startswith("multipart/form-data"):
+        _, stream, form = await upload_file(request)
+        rows: Iterator[InputRow] = rows_from_csv(stream, max_length=settings.max_name_length)
+        try:
+            first = next(rows, None)  # raises BatchInputError now for a file that is not CSV
+        except Exception:
+            await form.close()
+            raise
+        rows = _prepend(first, rows)
+    elif content_type.startswith("application/json"):
+        try:
+            body = BatchJobCreate.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                exc.errors(include_url=False, include_input=False)) from None
+        rows = rows_from_items(((i.id, i.name) for i in body.items),
+                               max_length=settings.max_name_length)
+    else:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send application/json or multipart/form-data with a 'file' field")
+    try:
+        job = await run_in_threadpool(_record, state, rows, idempotency_key)
+    finally:
+        if form is not None:
+            await form.close()
+    if job.state == "queued" and job.task_id is None:
+        enqueue_job(state, job, BATCH_TASK)
+    return accepted(response, state.store.get(job.id))
+
+
+def _prepend(first: InputRow | None, rest: Iterator[InputRow]) -> Iterator[InputRow]:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _record(state: StateDep, rows: Iterator[InputRow], key: str | None) -> Job:
+    """Write the job record and its chunks; an intake error removes the half-written job."""
+    settings = state.settings
+    job, created = state.store.create_job(kind="batch", params={}, idempotency_key=key)
+    if not created:
+        return job
+    try:
+        total, _ = state.store.add_chunks(
+            job.id, chunked(_RowLimit(rows, settings.max_batch_rows), settings.batch_chunk_size))
+    except Exception:
+        state.store.delete(job.id)
+        raise
+    if total == 0:
+        state.store.delete(job.id)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the batch has no rows")
+    return state.store.get(job.id)
+
+
+@router.get("/v1/batch-jobs/{job_id}", response_model=JobPublic)
+def get_batch_job(job_id: str, state: StateDep) -> JobPublic:
+    """Report a batch job's state and progress."""
+    return job_public(_batch(state, job_id, finished=False))
+
+
+def _batch(state: StateDep, job_id: str, *, finished: bool) -> Job:
+    job = state.store.get(job_id)
+    if job.kind != "batch":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such batch job")
+    if finished and job.state != "succeeded":
+        detail = f"results are ready when the job has succeeded; it is {job.state}"
+        if job.error:
+            detail += f": {job.error}"
+        raise HTTPException(status.HTTP_409_CONFLICT, detail)
+    return job
+
+
+@router.get("/v1/batch-jobs/{job_id}/results", response_model=BatchResultsPage,
+            responses={404: {"description": "unknown job"}, 409: {"description": "not done"}})
+def get_batch_results(
+    job_id: str, state: StateDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> BatchResultsPage:
+    """Page through a finished batch job's results in input order."""
+    job = _batch(state, job_id, finished=True)
+    items = [BatchResultItem(**row.__dict__)
+             for row in state.store.iter_results(job_id, offset=offset, limit=limit)]
+    return BatchResultsPage(job_id=job_id, model_version=job.model_version,
+                            total=job.total_rows or 0, offset=offset, limit=limit, items=items)
+
+
+@router.get("/v1/batch-jobs/{job_id}/results.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}}, 409: {"description": "not done"}})
+def download_batch_results(job_id: str, state: StateDep) -> StreamingResponse:
+    """Download a finished batch job's whole result as CSV (formula cells neutralised)."""
+    _batch(state, job_id, finished=True)
+    return StreamingResponse(
+        results_csv_lines(state.store.iter_results(job_id)), media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'},
+    )

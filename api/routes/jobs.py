@@ -1,0 +1,120 @@
+"""Training jobs and the status of any job."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import AdminDep, StateDep
+from api.schemas import JobAccepted, JobProgress, JobPublic, TrainingJobCreate
+from api.uploads import read_upload
+from core.data import SAMPLE_CATALOG, is_sql_url, parse_csv_catalog
+from core.jobs import Job
+
+router = APIRouter(tags=["jobs"])
+
+TRAINING_TASK = "training.run"
+
+
+def job_public(job: Job) -> JobPublic:
+    links = {"self": f"/v1/jobs/{job.id}"}
+    if job.kind == "batch" and job.state == "succeeded":
+        links["results"] = f"/v1/batch-jobs/{job.id}/results"
+        links["results_csv"] = f"/v1/batch-jobs/{job.id}/results.csv"
+    return JobPublic(
+        job_id=job.id, kind=job.kind,  # type: ignore[arg-type]
+        state=job.state,  # type: ignore[arg-type]
+        progress=JobProgress(
+            stage=job.stage,
+            rows_done=job.rows_done if job.kind == "batch" else None,
+            rows_total=job.total_rows,
+        ),
+        model_version=job.model_version, created_at=job.created_at, started_at=job.started_at,
+        finished_at=job.finished_at, result=job.result, error=job.error, links=links,
+    )
+
+
+def accepted(response: Response, job: Job) -> JobAccepted:
+    location = f"/v1/jobs/{job.id}"
+    response.headers["Location"] = location
+    return JobAccepted(job_id=job.id, state=job.state, status_url=location)
+
+
+def enqueue_job(state: StateDep, job: Job, task_name: str) -> None:
+    """Enqueue a recorded job; if the broker refuses, the job is failed and the client gets 503."""
+    from api.queue import QueueUnavailable
+
+    try:
+        task_id = state.queue.enqueue(task_name, job.id)
+    except QueueUnavailable:
+        state.store.fail(job.id, "the job queue was unavailable when the job was submitted")
+        raise
+    state.store.set_task_id(job.id, task_id)
+
+
+@router.post("/v1/training-jobs", status_code=status.HTTP_202_ACCEPTED,
+             response_model=JobAccepted, dependencies=[AdminDep],
+             openapi_extra={"requestBody": {"content": {
+                 "application/json": {"schema": TrainingJobCreate.model_json_schema()},
+                 "multipart/form-data": {"schema": {
+                     "type": "object", "properties": {"file": {"type": "string",
+                                                               "format": "binary"}},
+                     "required": ["file"]}}}}})
+async def create_training_job(request: Request, response: Response,
+                              state: StateDep) -> JobAccepted:
+    """Queue a training job from a CSV path, a SQL table or query, or an uploaded CSV."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        filename, content = await read_upload(request, state.settings.max_upload_bytes)
+        # Refuse a bad catalog now, with the row and problem, rather than as a failed job.
+        await run_in_threadpool(parse_csv_catalog, content, source=filename)
+        job, _ = state.store.create_job(
+            kind="training", params={"upload": True, "filename": filename})
+        state.store.put_upload(job.id, content)
+    elif content_type.startswith("application/json"):
+        body = TrainingJobCreate.model_validate_json(await request.body())
+        if (body.table or body.query) and not is_sql_url(body.data):
+            raise HTTPException(422, "table and query need a SQLAlchemy URL in 'data'")
+        if body.table and body.query:
+            raise HTTPException(422, "give a table or a query, not both")
+        if is_sql_url(body.data) and not (body.table or body.query):
+            raise HTTPException(422, "a SQL source needs a 'table' (or a 'query')")
+        job, _ = state.store.create_job(kind="training", params=body.model_dump())
+    else:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send application/json or multipart/form-data with a 'file' field")
+    enqueue_job(state, job, TRAINING_TASK)
+    return accepted(response, state.store.get(job.id))
+
+
+@router.get("/training", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
+            dependencies=[AdminDep], deprecated=True)
+def legacy_training(response: Response, state: StateDep) -> JobAccepted:
+    """Queue a training job from the configured source (the predecessor's endpoint)."""
+    settings = state.settings
+    params = {"data": settings.training_data or str(SAMPLE_CATALOG),
+              "table": settings.training_table, "query": None}
+    job, _ = state.store.create_job(kind="training", params=params)
+    enqueue_job(state, job, TRAINING_TASK)
+    return accepted(response, state.store.get(job.id))
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobPublic,
+            responses={404: {"description": "unknown or expired job id"}})
+def get_job(job_id: str, state: StateDep) -> JobPublic:
+    """Report a job's state, progress, result or error."""
+    return job_public(state.store.get(job_id))
+
+
+@router.delete("/v1/jobs/{job_id}", response_model=JobPublic, dependencies=[AdminDep],
+               responses={404: {"description": "unknown or expired job id"},
+                          409: {"description": "the job had already ended"}})
+def cancel_job(job_id: str, state: StateDep) -> JobPublic:
+    """Cancel a job that has not ended; it stops consuming workers."""
+    job = state.store.get(job_id)
+    if job.terminal:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the job already ended: {job.state}")
+    state.store.cancel(job_id)
+    if job.kind == "training" and job.task_id:
+        state.queue.revoke(job.task_id, terminate=True)
+    return job_public(state.store.get(job_id))

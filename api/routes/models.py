@@ -1,0 +1,47 @@
+"""Model versions, and the admin's manual promote and rollback."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+
+from api.deps import AdminDep, StateDep
+from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/v1/models", response_model=ModelsPublic)
+def list_models(state: StateDep) -> ModelsPublic:
+    """List registered versions with their aliases and test metrics."""
+    versions = state.registry.list_versions()
+    holder = state.champion
+    return ModelsPublic(
+        model_name=state.registry.model_name,
+        champion=next((v.version for v in versions if "champion" in v.aliases), None),
+        serving=holder.classifier.version if holder.loaded else None,
+        versions=[ModelVersionPublic(
+            version=v.version, aliases=v.aliases, run_id=v.run_id,
+            created_at=dt.datetime.fromtimestamp(v.created_at, dt.UTC), metrics=v.metrics,
+        ) for v in versions],
+    )
+
+
+@router.post("/v1/models/{version}/promote", response_model=PromotionPublic,
+             dependencies=[AdminDep], responses={404: {"description": "unknown version"}})
+def promote(version: int, state: StateDep) -> PromotionPublic:
+    """Make a version the champion."""
+    previous = state.registry.promote(version)
+    state.champion.refresh()  # this process at once; the others on their next poll
+    return PromotionPublic(champion=version, previous=previous)
+
+
+@router.post("/v1/models/rollback", response_model=PromotionPublic, dependencies=[AdminDep],
+             responses={404: {"description": "nothing to roll back to"}})
+def rollback(state: StateDep) -> PromotionPublic:
+    """Restore the champion that the current one replaced."""
+    current = state.registry.champion_version()
+    restored = state.registry.rollback()
+    state.champion.refresh()
+    return PromotionPublic(champion=restored, previous=current)

@@ -1,0 +1,150 @@
+"""Request and response schemas: what clients send and what they can rely on getting back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainingJobCreate(BaseModel):
+    """A training job from a CSV path or a SQLAlchemy URL (with a table or a query)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"data": "postgresql+psycopg://store@db/catalog",
+                      "table": "input_rf_categorizer"},
+                     {"data": "/data/catalog.csv"}]})
+
+    data: str = Field(min_length=1, max_length=2000,
+                      description="CSV path readable by the training workers, or SQLAlchemy URL")
+    table: str | None = Field(default=None, min_length=1, max_length=200,
+                              pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+    query: str | None = Field(default=None, min_length=1, max_length=10_000)
+
+
+class JobProgress(BaseModel):
+    stage: str | None = Field(description="training stage, or 'categorizing' for batches")
+    rows_done: int | None = None
+    rows_total: int | None = None
+
+
+class JobPublic(BaseModel):
+    """A job as clients poll it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "job_id": "3f2c9a7e0d4b4d7c9a8b6e5f4d3c2b1a", "kind": "batch", "state": "running",
+        "progress": {"stage": "categorizing", "rows_done": 20000, "rows_total": 50000},
+        "model_version": 3, "created_at": "2026-11-26T04:00:00Z",
+        "started_at": "2026-11-26T04:00:01Z", "finished_at": None, "result": None,
+        "error": None, "links": {"self": "/v1/jobs/3f2c9a7e0d4b4d7c9a8b6e5f4d3c2b1a"}}]})
+
+    job_id: str
+    kind: Literal["training", "batch"]
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: JobProgress
+    model_version: int | None = None
+    created_at: dt.datetime
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    state: str
+    status_url: str
+
+
+class InferenceRequest(BaseModel):
+    """The predecessor's contract: a list of product names."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"product_list": ["Foco LED 9W luz cálida", "Tubo PVC 1/2\""]}]})
+
+    product_list: list[str] = Field(min_length=1)
+
+
+class CategoryScore(BaseModel):
+    category: str
+    confidence: float
+
+
+class CategoryPrediction(BaseModel):
+    name: str
+    category: str
+    confidence: float
+    top_k: list[CategoryScore]
+
+
+class InferenceResponse(BaseModel):
+    """`categories` keeps the predecessor's shape; `predictions` adds confidence and top-k."""
+
+    categories: list[str]
+    predictions: list[CategoryPrediction]
+    model_name: str
+    model_version: int
+
+
+class BatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int | None = Field(default=None, description="the caller's id, echoed back")
+    name: str
+
+
+class BatchJobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "items": [{"id": "SKU-1", "name": "Tubo PVC 1/2\""}, {"name": "Foco LED 9W"}]}]})
+
+    items: list[BatchItem] = Field(min_length=1)
+
+
+class BatchResultItem(BaseModel):
+    row: int
+    id: str | None
+    name: str
+    category: str | None
+    confidence: float | None
+    error: str | None
+
+
+class BatchResultsPage(BaseModel):
+    job_id: str
+    model_version: int | None
+    total: int
+    offset: int
+    limit: int
+    items: list[BatchResultItem]
+
+
+class ModelVersionPublic(BaseModel):
+    version: int
+    aliases: list[str]
+    run_id: str
+    created_at: dt.datetime
+    metrics: dict[str, float]
+
+
+class ModelsPublic(BaseModel):
+    model_name: str
+    champion: int | None
+    serving: int | None = Field(description="the version this API process answers with")
+    versions: list[ModelVersionPublic]
+
+
+class PromotionPublic(BaseModel):
+    champion: int
+    previous: int | None
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class ReadinessPublic(BaseModel):
+    ready: bool
+    checks: dict[str, str]
+    model_version: int | None

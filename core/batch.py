@@ -1,0 +1,180 @@
+"""Bulk categorization: turn an upload into checked rows and chunks, and categorize a chunk.
+
+Every input row comes back exactly once. A row that cannot be categorized (empty, too long,
+not valid UTF-8, or one that makes the model raise) keeps its place with an error instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import IO, Any
+
+from core.jobs import InputRow, ResultRow
+from core.prediction import Classifier
+
+logger = logging.getLogger(__name__)
+
+NAME_COLUMNS = ("name", "product_name", "nombre")
+ID_COLUMNS = ("id", "sku", "product_id")
+_DELIMITERS = ",;\t|"
+# Cells starting with these are run as formulas by spreadsheets (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BatchInputError(ValueError):
+    """An upload that cannot be read as a batch at all (not CSV, no name column)."""
+
+
+def check_name(name: str, *, max_length: int) -> str | None:
+    """Why a name cannot be categorized, or None when it can."""
+    if any("\udc80" <= ch <= "\udcff" for ch in name):
+        return "name is not valid UTF-8 text"
+    if not name.strip():
+        return "empty name"
+    if len(name) > max_length:
+        return f"name is {len(name)} characters long; the limit is {max_length}"
+    return None
+
+
+def _storable(name: str) -> str:
+    # Undecodable bytes ride as surrogate escapes; store them visibly replaced instead.
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def make_row(row_id: Any, name: Any, *, max_length: int) -> InputRow:
+    text = "" if name is None else str(name)
+    error = check_name(text, max_length=max_length)
+    if error is not None and len(text) > max_length:
+        text = text[:max_length] + "…"  # keep the row recognisable, not the whole blob
+    return InputRow(id=None if row_id in (None, "") else _storable(str(row_id)),
+                    name=_storable(text), error=error)
+
+
+def rows_from_items(items: Iterable[tuple[Any, Any]], *, max_length: int) -> Iterator[InputRow]:
+    """Rows from (id, name) pairs, as JSON requests send them."""
+    for row_id, name in items:
+        yield make_row(row_id, name, max_length=max_length)
+
+
+def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
+    """Rows from a CSV upload with a `name` column (and optionally an `id` column).
+
+    The delimiter is sniffed among , ; tab and |. Raises BatchInputError before yielding
+    anything if the upload is not CSV text or has no name column.
+    """
+    head = stream.read(64 * 1024)
+    if b"\x00" in head:
+        raise BatchInputError("the upload is not a CSV text file (it contains binary data)")
+    if not head.strip():
+        raise BatchInputError("the CSV file is empty")
+    text = io.TextIOWrapper(
+        _Prepend(head, stream), encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
+    sample = head.decode("utf-8", "ignore")
+    first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    try:
+        dialect: Any = csv.Sniffer().sniff(first_line, delimiters=_DELIMITERS)
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(text, dialect)
+    try:
+        header = [cell.strip().lower().lstrip("\ufeff") for cell in next(reader)]
+    except StopIteration:
+        raise BatchInputError("the CSV file is empty") from None
+    name_at = next((header.index(c) for c in NAME_COLUMNS if c in header), None)
+    if name_at is None:
+        shown = ", ".join(header[:10]) or "nothing"
+        raise BatchInputError(f"the CSV has no 'name' column (header: {shown})")
+    id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank line, not a product
+            name = row[name_at] if name_at < len(row) else ""
+            row_id = row[id_at] if id_at is not None and id_at < len(row) else None
+            yield make_row(row_id, name, max_length=max_length)
+    except csv.Error as exc:
+        raise BatchInputError(f"malformed CSV at line {reader.line_num}: {exc}") from None
+
+
+class _Prepend(io.RawIOBase):
+    """A binary stream that replays bytes already read before the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def chunked(rows: Iterable[InputRow], size: int) -> Iterator[list[InputRow]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def categorize_rows(
+    classifier: Classifier, rows: list[InputRow]
+) -> list[tuple[str | None, float | None, str | None]]:
+    """(category, confidence, error) for every row, in order; one bad row never sinks the rest."""
+    results: list[tuple[str | None, float | None, str | None]] = [
+        (None, None, row.error) for row in rows
+    ]
+    valid = [i for i, row in enumerate(rows) if row.error is None]
+    try:
+        predictions = classifier.predict_batch([rows[i].name for i in valid])
+    except Exception:
+        logger.exception("batch prediction failed; retrying row by row")
+        predictions = None
+    for position, i in enumerate(valid):
+        if predictions is not None:
+            prediction = predictions[position]
+        else:
+            try:
+                prediction = classifier.predict(rows[i].name)
+            except Exception as exc:  # a poison row gets its own error, the others go on
+                results[i] = (None, None, f"prediction failed: {exc.__class__.__name__}")
+                continue
+        results[i] = (prediction.category, prediction.confidence, None)
+    return results
+
+
+def neutralise(cell: Any) -> Any:
+    """Keep a spreadsheet from running a cell as a formula."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+CSV_COLUMNS = ["row", "id", "name", "category", "confidence", "error"]
+
+
+def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
+    """The CSV download of a batch's results, a line at a time, formula cells neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([row.row, neutralise(row.id), neutralise(row.name),
+                         row.category, "" if row.confidence is None else row.confidence,
+                         neutralise(row.error)])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,446 @@
+"""Job records and batch rows, in a real database: SQLite embedded, PostgreSQL in production.
+
+Celery reports every unknown task id as PENDING, so the truth about a job lives here, written
+before its task is enqueued. Batch rows are stored a chunk per database row (the same chunks
+the workers process), so a million-row import is a few hundred inserts, and a chunk processed
+twice (a redelivered message) writes its result once: the result's primary key is the chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+JobKind = Literal["training", "batch"]
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+
+metadata = sa.MetaData()
+
+jobs_table = sa.Table(
+    "categorizer_jobs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("stage", sa.String(64)),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("result", sa.JSON),
+    sa.Column("error", sa.Text),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("total_rows", sa.Integer),
+    sa.Column("n_chunks", sa.Integer),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("task_id", sa.String(64)),
+    sa.Column("idempotency_key", sa.String(200), unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+)
+
+uploads_table = sa.Table(
+    "categorizer_uploads", metadata,
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("categorizer_jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
+
+chunks_table = sa.Table(
+    "categorizer_batch_chunks", metadata,
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("categorizer_jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("first_row", sa.Integer, nullable=False),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("rows", sa.LargeBinary, nullable=False),  # zlib(JSON [[id, name, error], ...])
+)
+
+results_table = sa.Table(
+    "categorizer_batch_results", metadata,
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("categorizer_jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("rows", sa.LargeBinary, nullable=False),  # zlib(JSON [[category, conf, error], ...])
+)
+
+
+class JobNotFound(LookupError):
+    """No job with that id (never created, or expired)."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The job database cannot be reached."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str
+    state: str
+    stage: str | None
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    model_version: int | None
+    total_rows: int | None
+    n_chunks: int | None
+    rows_done: int
+    attempts: int
+    task_id: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One row of a batch import: the caller's id, the name, and an error found on intake."""
+
+    id: str | None
+    name: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    row: int
+    id: str | None
+    name: str
+    category: str | None
+    confidence: float | None
+    error: str | None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _pack(rows: list[list[Any]]) -> bytes:
+    return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+
+
+def _unpack(blob: bytes) -> list[list[Any]]:
+    return json.loads(zlib.decompress(blob))
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with settings that suit many short transactions from many processes."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class JobStore:
+    """Jobs, uploads and batch chunks over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> JobStore:
+        return cls(create_db_engine(url))
+
+    def create_schema(self) -> None:
+        with self._begin() as connection:
+            metadata.create_all(connection)
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"job database unavailable: {exc.orig}") from exc
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """A lock held across processes (and hosts, on PostgreSQL) for the block's duration."""
+        if self.engine.dialect.name == "postgresql":
+            key = zlib.crc32(name.encode())
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+            return
+        # SQLite is single-host by nature: a file lock beside the database file does.
+        import fcntl
+
+        database = self.engine.url.database or ":memory:"
+        path = f"{database}.{name}.lock" if database != ":memory:" else f"/tmp/categorizer.{name}.lock"
+        with open(path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def ping(self) -> None:
+        with self._begin() as connection:
+            connection.execute(sa.text("SELECT 1"))
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def create_job(
+        self, *, kind: JobKind, params: dict[str, Any], idempotency_key: str | None = None
+    ) -> tuple[Job, bool]:
+        """Record a new queued job; with an idempotency key already used, return that job.
+
+        Returns (job, created).
+        """
+        if idempotency_key is not None:
+            existing = self._by_key(idempotency_key)
+            if existing is not None:
+                return existing, False
+        job_id = uuid.uuid4().hex
+        try:
+            with self._begin() as connection:
+                connection.execute(jobs_table.insert().values(
+                    id=job_id, kind=kind, state="queued", params=params, attempts=0,
+                    idempotency_key=idempotency_key, created_at=_now(),
+                ))
+        except sa.exc.IntegrityError:
+            existing = self._by_key(idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing, False  # a concurrent request with the same key won the race
+        return self.get(job_id), True
+
+    def find_by_key(self, key: str) -> Job | None:
+        """The job created with this idempotency key, if any."""
+        return self._by_key(key)
+
+    def delete(self, job_id: str) -> None:
+        """Remove a job and everything stored for it."""
+        with self._begin() as connection:
+            for table in (results_table, chunks_table, uploads_table):
+                connection.execute(table.delete().where(table.c.job_id == job_id))
+            connection.execute(jobs_table.delete().where(jobs_table.c.id == job_id))
+
+    def _by_key(self, key: str) -> Job | None:
+        with self._begin() as connection:
+            row = connection.execute(
+                sa.select(jobs_table.c.id).where(jobs_table.c.idempotency_key == key)
+            ).first()
+        return self.get(row.id) if row else None
+
+    def get(self, job_id: str) -> Job:
+        with self._begin() as connection:
+            row = connection.execute(
+                sa.select(jobs_table).where(jobs_table.c.id == job_id)
+            ).mappings().first()
+            if row is None:
+                raise JobNotFound(job_id)
+            done = 0
+            if row["kind"] == "batch":
+                done = connection.execute(
+                    sa.select(sa.func.coalesce(sa.func.sum(results_table.c.n_rows), 0))
+                    .where(results_table.c.job_id == job_id)
+                ).scalar_one()
+        return Job(
+            id=row["id"], kind=row["kind"], state=row["state"], stage=row["stage"],
+            params=row["params"] or {}, result=row["result"], error=row["error"],
+            model_version=row["model_version"], total_rows=row["total_rows"],
+            n_chunks=row["n_chunks"], rows_done=int(done), attempts=row["attempts"],
+            task_id=row["task_id"],
+            created_at=_aware(row["created_at"]), started_at=_aware(row["started_at"]),
+            finished_at=_aware(row["finished_at"]),
+        )
+
+    def _update(self, job_id: str, *, only_from: Iterable[str], **values: Any) -> bool:
+        with self._begin() as connection:
+            result = connection.execute(
+                jobs_table.update()
+                .where(jobs_table.c.id == job_id, jobs_table.c.state.in_(list(only_from)))
+                .values(**values)
+            )
+        return bool(result.rowcount)
+
+    def start(self, job_id: str, *, stage: str | None = None,
+              model_version: int | None = None) -> bool:
+        """Move a queued (or retried running) job to running; False if it has ended."""
+        values: dict[str, Any] = {"state": "running", "started_at": _now(),
+                                  "attempts": jobs_table.c.attempts + 1}
+        if stage is not None:
+            values["stage"] = stage
+        if model_version is not None:
+            values["model_version"] = model_version
+        return self._update(job_id, only_from=("queued", "running"), **values)
+
+    def set_task_id(self, job_id: str, task_id: str) -> None:
+        with self._begin() as connection:
+            connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                               .values(task_id=task_id))
+
+    def set_stage(self, job_id: str, stage: str) -> bool:
+        return self._update(job_id, only_from=("queued", "running"), stage=stage)
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+        return self._update(job_id, only_from=("queued", "running"), state="succeeded",
+                            result=result, stage="done", finished_at=_now())
+
+    def fail(self, job_id: str, error: str) -> bool:
+        return self._update(job_id, only_from=("queued", "running"), state="failed",
+                            error=error[:4000], finished_at=_now())
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job that has not ended; False if it already had."""
+        self.get(job_id)
+        return self._update(job_id, only_from=("queued", "running"), state="cancelled",
+                            finished_at=_now())
+
+    def is_cancelled(self, job_id: str) -> bool:
+        return self.get(job_id).state == "cancelled"
+
+    def delete_expired(self, *, older_than: dt.timedelta) -> int:
+        """Delete ended jobs (with their rows) finished longer ago than `older_than`."""
+        cutoff = _now() - older_than
+        with self._begin() as connection:
+            ids = [r.id for r in connection.execute(
+                sa.select(jobs_table.c.id).where(
+                    jobs_table.c.state.in_(TERMINAL_STATES), jobs_table.c.finished_at < cutoff)
+            )]
+            for table in (results_table, chunks_table, uploads_table):
+                connection.execute(table.delete().where(table.c.job_id.in_(ids)))
+            connection.execute(jobs_table.delete().where(jobs_table.c.id.in_(ids)))
+        return len(ids)
+
+    # -- uploads -------------------------------------------------------------------------------
+
+    def put_upload(self, job_id: str, content: bytes) -> None:
+        with self._begin() as connection:
+            connection.execute(uploads_table.insert().values(job_id=job_id, content=content))
+
+    def get_upload(self, job_id: str) -> bytes:
+        with self._begin() as connection:
+            content = connection.execute(
+                sa.select(uploads_table.c.content).where(uploads_table.c.job_id == job_id)
+            ).scalar_one_or_none()
+        if content is None:
+            raise JobNotFound(f"{job_id} has no uploaded file")
+        return bytes(content)
+
+    # -- batch rows ----------------------------------------------------------------------------
+
+    def add_chunks(self, job_id: str, chunks: Iterable[list[InputRow]]) -> tuple[int, int]:
+        """Store a job's input rows chunk by chunk; returns (total rows, number of chunks)."""
+        total = 0
+        n_chunks = 0
+        for rows in chunks:
+            with self._begin() as connection:
+                connection.execute(chunks_table.insert().values(
+                    job_id=job_id, idx=n_chunks, first_row=total, n_rows=len(rows),
+                    rows=_pack([[r.id, r.name, r.error] for r in rows]),
+                ))
+            total += len(rows)
+            n_chunks += 1
+        with self._begin() as connection:
+            connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                               .values(total_rows=total, n_chunks=n_chunks))
+        return total, n_chunks
+
+    def get_chunk(self, job_id: str, idx: int) -> list[InputRow]:
+        with self._begin() as connection:
+            blob = connection.execute(
+                sa.select(chunks_table.c.rows)
+                .where(chunks_table.c.job_id == job_id, chunks_table.c.idx == idx)
+            ).scalar_one_or_none()
+        if blob is None:
+            raise JobNotFound(f"{job_id} has no chunk {idx}")
+        return [InputRow(id=i, name=n, error=e) for i, n, e in _unpack(blob)]
+
+    def has_result(self, job_id: str, idx: int) -> bool:
+        with self._begin() as connection:
+            return connection.execute(
+                sa.select(results_table.c.idx)
+                .where(results_table.c.job_id == job_id, results_table.c.idx == idx)
+            ).first() is not None
+
+    def put_result(
+        self, job_id: str, idx: int, rows: list[tuple[str | None, float | None, str | None]]
+    ) -> bool:
+        """Store a chunk's results once; a second write of the same chunk is ignored."""
+        try:
+            with self._begin() as connection:
+                connection.execute(results_table.insert().values(
+                    job_id=job_id, idx=idx, n_rows=len(rows), rows=_pack([list(r) for r in rows]),
+                ))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def chunks_done(self, job_id: str) -> int:
+        with self._begin() as connection:
+            return int(connection.execute(
+                sa.select(sa.func.count()).select_from(results_table)
+                .where(results_table.c.job_id == job_id)
+            ).scalar_one())
+
+    def chunks_pending(self, job_id: str) -> list[int]:
+        """Chunk indexes with no result yet."""
+        with self._begin() as connection:
+            done = {r.idx for r in connection.execute(
+                sa.select(results_table.c.idx).where(results_table.c.job_id == job_id))}
+            every = [r.idx for r in connection.execute(
+                sa.select(chunks_table.c.idx).where(chunks_table.c.job_id == job_id)
+                .order_by(chunks_table.c.idx))]
+        return [i for i in every if i not in done]
+
+    def iter_results(self, job_id: str, *, offset: int = 0,
+                     limit: int | None = None) -> Iterator[ResultRow]:
+        """Result rows in input order, from `offset`; rows not yet processed are skipped."""
+        end = None if limit is None else offset + limit
+        query = (
+            sa.select(chunks_table.c.idx, chunks_table.c.first_row, chunks_table.c.n_rows,
+                      chunks_table.c.rows, results_table.c.rows.label("results"))
+            .join(results_table, sa.and_(results_table.c.job_id == chunks_table.c.job_id,
+                                         results_table.c.idx == chunks_table.c.idx))
+            .where(chunks_table.c.job_id == job_id,
+                   chunks_table.c.first_row + chunks_table.c.n_rows > offset)
+            .order_by(chunks_table.c.idx)
+        )
+        if end is not None:
+            query = query.where(chunks_table.c.first_row < end)
+        with self.engine.connect() as connection:
+            for chunk in connection.execution_options(stream_results=True).execute(query):
+                inputs, outputs = _unpack(chunk.rows), _unpack(chunk.results)
+                for i, ((row_id, name, _), (category, confidence, error)) in enumerate(
+                    zip(inputs, outputs, strict=True)
+                ):
+                    row = chunk.first_row + i
+                    if row < offset or (end is not None and row >= end):
+                        continue
+                    yield ResultRow(row=row, id=row_id, name=name, category=category,
+                                    confidence=confidence, error=error)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value

@@ -1,0 +1,83 @@
+"""Models held by serving processes: loaded once per process, swapped when the champion moves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+from core.prediction import Classifier
+from core.registry import NoChampionError, Registry
+
+logger = logging.getLogger(__name__)
+
+
+class ChampionHolder:
+    """The champion as this process serves it.
+
+    `refresh()` asks the registry which version is champion and, if it moved, loads the new one
+    and swaps the reference; requests in flight keep the model they started with. If the
+    registry is unreachable the cached model keeps answering.
+    """
+
+    def __init__(self, registry: Registry, *, top_k: int = 3) -> None:
+        self.registry = registry
+        self.top_k = top_k
+        self._classifier: Classifier | None = None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def classifier(self) -> Classifier:
+        classifier = self._classifier
+        if classifier is None:
+            raise NoChampionError("no champion model yet: train one first")
+        return classifier
+
+    @property
+    def loaded(self) -> bool:
+        return self._classifier is not None
+
+    def refresh(self) -> bool:
+        """Load the champion if it changed; True if a new model is now served."""
+        with self._lock:  # one load at a time per process
+            try:
+                version = self.registry.champion_version()
+                current = self._classifier
+                if version is None or (current is not None and current.version == version):
+                    self.last_error = None if version is not None else "no champion yet"
+                    return False
+                loaded = self.registry.load(version)
+            except Exception as exc:  # keep serving what we have
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                logger.warning("champion refresh failed, serving the cached model: %s", exc)
+                return False
+            self._classifier = Classifier(loaded.pipeline, name=loaded.name,
+                                          version=loaded.version, top_k=self.top_k)
+            self.last_error = None
+            logger.info("now serving %s v%s", loaded.name, loaded.version)
+            return True
+
+
+class VersionCache:
+    """Model versions a worker process has loaded, newest kept, so each loads once."""
+
+    def __init__(self, registry: Registry, *, top_k: int = 3, size: int = 2) -> None:
+        self.registry = registry
+        self.top_k = top_k
+        self.size = size
+        self._models: OrderedDict[int, Classifier] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: int) -> Classifier:
+        with self._lock:
+            if version in self._models:
+                self._models.move_to_end(version)
+                return self._models[version]
+            loaded = self.registry.load(version)
+            classifier = Classifier(loaded.pipeline, name=loaded.name, version=loaded.version,
+                                    top_k=self.top_k)
+            self._models[version] = classifier
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+            return classifier

@@ -1,0 +1,140 @@
+"""Thin tasks over core: each turns a job id into inputs, calls core, and owns retries and acks.
+
+Every task is safe to run twice (late acks redeliver a killed worker's message): training
+re-runs from its stored inputs, and a batch chunk whose result is stored is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from core.batch import categorize_rows
+from core.data import CatalogError, parse_csv_catalog
+from core.jobs import JobNotFound
+from core.registry import RegistryError
+from core.service import train_and_register
+from worker.celery_app import INFERENCE_QUEUE
+from worker.context import get_context
+
+logger = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it ran."""
+
+
+def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
+    """Retry with backoff while attempts remain, then record a final failure that says why."""
+    store = get_context().store
+    retries = task.request.retries
+    if retries < task.max_retries:
+        logger.warning("job %s: %s; retry %d of %d", job_id, exc, retries + 1, task.max_retries)
+        raise task.retry(exc=exc, countdown=min(60, 2 ** (retries + 1)))
+    store.fail(job_id, f"failed after {retries + 1} attempts: {exc.__class__.__name__}: {exc}")
+
+
+@shared_task(name="training.run", bind=True, max_retries=3)
+def run_training(self: Task, job_id: str) -> None:
+    """Train, register and gate a model for a training job."""
+    ctx = get_context()
+    store = ctx.store
+    try:
+        job = store.get(job_id)
+    except JobNotFound:
+        logger.warning("training job %s does not exist; dropping the message", job_id)
+        return
+    if job.terminal:
+        return
+    if job.attempts >= ctx.settings.task_max_retries + 1 and self.request.retries == 0:
+        # Redelivered after workers died on it again and again: stop the loop.
+        store.fail(job_id, f"gave up after {job.attempts} attempts: the worker was lost each time")
+        return
+    store.start(job_id, stage="loading data")
+
+    def on_stage(stage: str) -> None:
+        if store.is_cancelled(job_id):
+            raise JobCancelled(job_id)
+        store.set_stage(job_id, stage)
+
+    params = job.params
+    try:
+        catalog = None
+        if params.get("upload"):
+            catalog = parse_csv_catalog(store.get_upload(job_id),
+                                        source=params.get("filename") or "uploaded file")
+        outcome = train_and_register(
+            registry=ctx.registry, settings=ctx.settings, catalog=catalog,
+            source=params.get("data"), table=params.get("table"), query=params.get("query"),
+            on_stage=on_stage, promotion_lock=lambda: store.lock("registry"),
+            tags={"job_id": job_id},
+        )
+    except JobCancelled:
+        logger.info("training job %s cancelled", job_id)
+        return
+    except (CatalogError, RegistryError, ValueError) as exc:
+        store.fail(job_id, str(exc))  # the data or request is wrong: retrying cannot help
+        return
+    except SoftTimeLimitExceeded:
+        store.fail(job_id, f"training exceeded the {ctx.settings.training_time_limit}s limit")
+        return
+    except Exception as exc:
+        _give_up(self, job_id, exc)
+        return
+    store.succeed(job_id, outcome.as_dict())
+
+
+@shared_task(name="batch.start", bind=True, max_retries=5)
+def start_batch(self: Task, job_id: str) -> None:
+    """Pin the champion version for a batch job and fan its chunks out to inference workers."""
+    ctx = get_context()
+    store = ctx.store
+    try:
+        job = store.get(job_id)
+        if job.terminal:
+            return
+        version = job.model_version or ctx.registry.champion_version()
+        if version is None:
+            store.fail(job_id, "no champion model yet: train one first")
+            return
+        if not store.start(job_id, stage="categorizing", model_version=version):
+            return
+        pending = store.chunks_pending(job_id)
+        for idx in pending:
+            self.app.send_task("batch.chunk", args=[job_id, idx], queue=INFERENCE_QUEUE)
+        if not pending:
+            _finish_if_complete(job_id)
+    except Exception as exc:
+        _give_up(self, job_id, exc)
+
+
+@shared_task(name="batch.chunk", bind=True, max_retries=5)
+def process_chunk(self: Task, job_id: str, idx: int) -> None:
+    """Categorize one stored chunk of a batch job and store its results once."""
+    ctx = get_context()
+    store = ctx.store
+    try:
+        job = store.get(job_id)
+        if job.state != "running" or job.model_version is None:
+            return  # cancelled or failed: stop consuming this worker
+        if not store.has_result(job_id, idx):
+            classifier = ctx.models.get(job.model_version)
+            rows = store.get_chunk(job_id, idx)
+            store.put_result(job_id, idx, categorize_rows(classifier, rows))
+        _finish_if_complete(job_id)
+    except JobNotFound:
+        return
+    except Exception as exc:
+        _give_up(self, job_id, exc)
+
+
+def _finish_if_complete(job_id: str) -> None:
+    store = get_context().store
+    job = store.get(job_id)
+    if job.n_chunks is not None and store.chunks_done(job_id) >= job.n_chunks:
+        result: dict[str, Any] = {"rows": job.total_rows, "chunks": job.n_chunks,
+                                  "model_version": job.model_version}
+        store.succeed(job_id, result)

@@ -300,9 +300,13 @@ class JobStore:
     def set_stage(self, job_id: str, stage: str) -> bool:
         return self._update(job_id, only_from=("queued", "running"), stage=stage)
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
-        return self._update(job_id, only_from=("queued", "running"), state="succeeded",
-                            result=result, stage="done", finished_at=_now())
+    def succeed(self, job_id: str, result: dict[str, Any], *,
+                model_version: int | None = None) -> bool:
+        values: dict[str, Any] = {"state": "succeeded", "result": result, "stage": "done",
+                                  "finished_at": _now()}
+        if model_version is not None:
+            values["model_version"] = model_version
+        return self._update(job_id, only_from=("queued", "running"), **values)
 
     def fail(self, job_id: str, error: str) -> bool:
         return self._update(job_id, only_from=("queued", "running"), state="failed",

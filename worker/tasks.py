@@ -84,7 +84,7 @@ def run_training(self: Task, job_id: str) -> None:
     except Exception as exc:
         _give_up(self, job_id, exc)
         return
-    store.succeed(job_id, outcome.as_dict())
+    store.succeed(job_id, outcome.as_dict(), model_version=outcome.version)
 
 
 @shared_task(name="batch.start", bind=True, max_retries=5)

@@ -63,7 +63,7 @@ def rows_from_items(items: Iterable[tuple[Any, Any]], *, max_length: int) -> Ite
 def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
     """Rows from a CSV upload with a `name` column (and optionally an `id` column).
 
-    The delimiter is sniffed among , ; tab and |. Raises BatchInputError before yielding
+    The delimiter (, ; tab or |) is the one the header splits on. Raises BatchInputError before yielding
     anything if the upload is not CSV text or has no name column.
     """
     head = stream.read(64 * 1024)
@@ -74,15 +74,10 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
     text = io.TextIOWrapper(
         _Prepend(head, stream), encoding="utf-8-sig", errors="surrogateescape", newline=""
     )
-    sample = head.decode("utf-8", "ignore")
-    first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    header_line = head.decode("utf-8", "ignore").lstrip("\ufeff").splitlines()[0]
+    reader = csv.reader(text, delimiter=_delimiter(header_line))
     try:
-        dialect: Any = csv.Sniffer().sniff(first_line, delimiters=_DELIMITERS)
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(text, dialect)
-    try:
-        header = [cell.strip().lower().lstrip("\ufeff") for cell in next(reader)]
+        header = [cell.strip().lower() for cell in next(reader)]
     except StopIteration:
         raise BatchInputError("the CSV file is empty") from None
     name_at = next((header.index(c) for c in NAME_COLUMNS if c in header), None)
@@ -99,6 +94,19 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
             yield make_row(row_id, name, max_length=max_length)
     except csv.Error as exc:
         raise BatchInputError(f"malformed CSV at line {reader.line_num}: {exc}") from None
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter that makes the header name a `name` column (`,` when none does).
+
+    Only the header is inspected: csv.Sniffer also guesses quoting from its sample and, on a
+    header without quotes, turns off the doubled-quote escapes that inch marks need.
+    """
+    for delimiter in _DELIMITERS:
+        cells = [cell.strip().strip('"').lower() for cell in header_line.split(delimiter)]
+        if any(column in cells for column in NAME_COLUMNS):
+            return delimiter
+    return ","
 
 
 class _Prepend(io.RawIOBase):

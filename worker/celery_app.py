@@ -37,7 +37,7 @@ def broker_settings(settings: Settings) -> dict[str, Any]:
             "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
         }
     folder = settings.broker_dir
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "broker_url": "filesystem://",
@@ -45,6 +45,7 @@ def broker_settings(settings: Settings) -> dict[str, Any]:
             "data_folder_in": str(folder / "out"),
             "data_folder_out": str(folder / "out"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         },
         "result_backend": f"db+sqlite:///{(settings.data_dir / 'celery-results.db').resolve()}",

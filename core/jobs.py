@@ -430,7 +430,11 @@ class JobStore:
         )
         if end is not None:
             query = query.where(chunks_table.c.first_row < end)
-        with self.engine.connect() as connection:
+        try:
+            connection = self.engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"job database unavailable: {exc.orig}") from exc
+        with connection:
             for chunk in connection.execution_options(stream_results=True).execute(query):
                 inputs, outputs = _unpack(chunk.rows), _unpack(chunk.results)
                 for i, ((row_id, name, _), (category, confidence, error)) in enumerate(

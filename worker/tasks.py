@@ -14,13 +14,16 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from core.batch import categorize_rows
 from core.data import CatalogError, parse_csv_catalog
-from core.jobs import JobNotFound
+from core.jobs import JobNotFound, StoreUnavailable
 from core.registry import RegistryError
 from core.service import train_and_register
 from worker.celery_app import INFERENCE_QUEUE
 from worker.context import get_context
 
 logger = logging.getLogger(__name__)
+
+# About half an hour of backoff (30 s apart at most) before a job gives up on its database.
+DATABASE_OUTAGE_RETRIES = 60
 
 
 class JobCancelled(Exception):
@@ -31,6 +34,11 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
     """Retry with backoff while attempts remain, then record a final failure that says why."""
     store = get_context().store
     retries = task.request.retries
+    if isinstance(exc, StoreUnavailable) and retries < DATABASE_OUTAGE_RETRIES:
+        # The job store is where the failure would be recorded: wait the outage out.
+        logger.warning("job %s: job database unavailable; retry %d", job_id, retries + 1)
+        raise task.retry(exc=exc, countdown=min(30, 2 ** min(retries + 1, 5)),
+                         max_retries=DATABASE_OUTAGE_RETRIES)
     if retries < task.max_retries:
         logger.warning("job %s: %s; retry %d of %d", job_id, exc, retries + 1, task.max_retries)
         raise task.retry(exc=exc, countdown=min(60, 2 ** (retries + 1)))

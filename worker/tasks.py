@@ -48,6 +48,13 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
 @shared_task(name="training.run", bind=True, max_retries=3)
 def run_training(self: Task, job_id: str) -> None:
     """Train, register and gate a model for a training job."""
+    try:
+        _run_training(self, job_id)
+    except StoreUnavailable as exc:
+        _give_up(self, job_id, exc)
+
+
+def _run_training(self: Task, job_id: str) -> None:
     ctx = get_context()
     store = ctx.store
     try:

@@ -74,7 +74,8 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
     text = io.TextIOWrapper(
         _Prepend(head, stream), encoding="utf-8-sig", errors="surrogateescape", newline=""
     )
-    header_line = head.decode("utf-8", "ignore").lstrip("\ufeff").splitlines()[0]
+    lines = head.decode("utf-8", "ignore").lstrip("\ufeff").splitlines()
+    header_line = lines[0] if lines else ""
     reader = csv.reader(text, delimiter=_delimiter(header_line))
     try:
         header = [cell.strip().lower() for cell in next(reader)]
@@ -82,7 +83,7 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
         raise BatchInputError("the CSV file is empty") from None
     name_at = next((header.index(c) for c in NAME_COLUMNS if c in header), None)
     if name_at is None:
-        shown = ", ".join(header[:10]) or "nothing"
+        shown = ", ".join(_storable(cell) for cell in header[:10]) or "nothing"
         raise BatchInputError(f"the CSV has no 'name' column (header: {shown})")
     id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
     try:

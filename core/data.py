@@ -209,11 +209,16 @@ def _build_catalog(records, *, source: str) -> Catalog:  # type: ignore[no-untyp
     return Catalog(names=names, categories=categories, source=source, conflicts=conflicts)
 
 
+def duplicate_key(name: str) -> str:
+    """Names equal but for case and spacing are one product: they never straddle a split."""
+    return " ".join(name.lower().split())
+
+
 def check_trainable(catalog: Catalog, *, min_per_category: int) -> None:
     """Refuse a catalog whose categories are too small to split for training and testing."""
     distinct: dict[str, set[str]] = {}
     for category, name in zip(catalog.categories, catalog.names, strict=True):
-        distinct.setdefault(category, set()).add(name)
+        distinct.setdefault(category, set()).add(duplicate_key(name))
     if len(distinct) < 2:
         raise CatalogError(catalog.source, "needs at least two categories to learn from")
     small = {c: len(n) for c, n in distinct.items() if len(n) < min_per_category}

@@ -24,7 +24,8 @@ _UNITS = (
 )
 # `25 kg` -> `25kg`, so a quantity and its unit are one token.
 _NUMBER_UNIT = re.compile(rf"(\d)\s+({_UNITS})\b")
-_TOKEN = re.compile(r"[a-z0-9ñ#]+(?:[/.,\-][a-z0-9ñ]+)*")
+# Letters of any case or script, digits, `#` gauges; `/ . , -` inside a token (`1/2in`, `b-100`).
+_TOKEN = re.compile(r"(?:[^\W_]|#)+(?:[/.,\-][^\W_]+)*")
 _DIGIT = re.compile(r"\d")
 
 

@@ -36,7 +36,9 @@ CHALLENGER = "challenger"
 _RUNTIME_PACKAGES = ("scikit-learn", "numpy", "scipy", "nltk", "stop-words", "skops")
 # Models are stored with skops, not pickle: loading refuses any type not listed here, so a
 # tampered artifact cannot run code. Our own transformer is the one type skops must be told of.
-TRUSTED_TYPES = ["core.preprocessing.ProductNameNormalizer"]
+# The random-forest baseline's trees are sklearn's own Tree type (skops flags it because a crafted
+# one can crash predict; ours come only from our own registry).
+TRUSTED_TYPES = ["core.preprocessing.ProductNameNormalizer", "sklearn.tree._tree.Tree"]
 
 
 class RegistryError(RuntimeError):
@@ -136,8 +138,17 @@ class Registry:
         import mlflow
         import mlflow.sklearn
 
+        # The fluent API needs process-global URIs, and setting them also writes
+        # MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI into os.environ, where Settings would read them:
+        # put the environment back as it was.
+        saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         started = time.perf_counter()
         with mlflow.start_run(experiment_id=self._experiment_id(), tags=tags or {}) as run:
             mlflow.log_params({**params.as_dict(), **{f"best_{k}": v
@@ -348,7 +359,8 @@ class Registry:
         run_id = self.client.get_model_version(self.model_name, str(version)).run_id
         with tempfile.TemporaryDirectory() as tmp:
             path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
-            rows = list(csv.DictReader(Path(path).read_text(encoding="utf-8").splitlines()))
+            with open(path, encoding="utf-8", newline="") as handle:
+                rows = list(csv.DictReader(handle))
         return [r["name"] for r in rows], [r["category"] for r in rows]
 
 

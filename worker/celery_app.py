@@ -67,9 +67,11 @@ def create_celery_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_time_limit=settings.training_time_limit,
         task_soft_time_limit=settings.training_time_limit - 5,
+        # Annotations match exact task names (or "*"), never globs.
         task_annotations={
-            "batch.*": {"time_limit": settings.batch_chunk_time_limit,
-                        "soft_time_limit": settings.batch_chunk_time_limit - 5},
+            name: {"time_limit": settings.batch_chunk_time_limit,
+                   "soft_time_limit": settings.batch_chunk_time_limit - 5}
+            for name in ("batch.start", "batch.chunk")
         },
         task_ignore_result=True,  # job state lives in the job store, not in results
         result_expires=settings.result_expires,

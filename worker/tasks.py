@@ -122,6 +122,8 @@ def start_batch(self: Task, job_id: str) -> None:
             self.app.send_task("batch.chunk", args=[job_id, idx], queue=INFERENCE_QUEUE)
         if not pending:
             _finish_if_complete(job_id)
+    except JobNotFound:
+        logger.warning("batch job %s does not exist; dropping the message", job_id)
     except Exception as exc:
         _give_up(self, job_id, exc)
 

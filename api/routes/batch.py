@@ -55,8 +55,10 @@ async def create_batch_job(
     settings = state.settings
     if idempotency_key:
         existing = state.store.find_by_key(idempotency_key)
-        if existing is not None:
+        if existing is not None and not (existing.state == "failed" and existing.task_id is None):
             return accepted(response, existing)
+        if existing is not None:  # its enqueue failed (503): release the key, record it anew
+            state.store.delete(existing.id)
     content_type = request.headers.get("content-type", "")
     form = None
     if content_type.startswith("multipart/form-data"):

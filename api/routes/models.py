@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AdminDep, StateDep
 from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic
+from core.registry import NoChampionError
 
 router = APIRouter(tags=["models"])
 
@@ -42,6 +43,9 @@ def promote(version: int, state: StateDep) -> PromotionPublic:
 def rollback(state: StateDep) -> PromotionPublic:
     """Restore the champion that the current one replaced."""
     current = state.registry.champion_version()
-    restored = state.registry.rollback()
+    try:
+        restored = state.registry.rollback()
+    except NoChampionError as exc:  # nothing to roll back to; a retry cannot help
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     state.champion.refresh()
     return PromotionPublic(champion=restored, previous=current)

@@ -1,0 +1,262 @@
+"""Training jobs (admin) and the status and cancellation of any job."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.data import SAMPLE_CATALOG
+from core.jobs import JobStore
+from tests.fixtures.app import ADMIN, FakeQueue, stored_jobs
+
+URL = "/v1/training-jobs"
+CATALOG_CSV = (
+    "category,name\n"
+    "Plomería,\"Tubo PVC 1/2\"\"\"\n"
+    "Electricos,Foco LED 9W\n"
+).encode()
+SQL_URL = "postgresql+psycopg://store@db/catalog"
+
+
+def _check_queued(response, store: JobStore, queue: FakeQueue) -> str:  # type: ignore[no-untyped-def]
+    """A 202 whose job is recorded queued, with 'training.run' enqueued for it alone."""
+    assert response.status_code == 202, response.text
+    body = response.json()
+    job_id = body["job_id"]
+    assert body["state"] == "queued"
+    assert body["status_url"] == response.headers["Location"] == f"/v1/jobs/{job_id}"
+    job = store.get(job_id)
+    assert (job.kind, job.state) == ("training", "queued")
+    assert queue.sent == [("training.run", [job_id])]
+    assert job.task_id == "task-1"
+    return job_id
+
+
+def test_a_job_from_a_csv_path_is_accepted_and_enqueued(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
+) -> None:
+    response = api_client.post(URL, json={"data": "/data/catalog.csv"}, headers=ADMIN)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    assert job_store.get(job_id).params == {"data": "/data/catalog.csv", "table": None,
+                                            "query": None}
+
+
+@pytest.mark.parametrize("source", [{"table": "input_rf_categorizer"},
+                                    {"table": "store.products"},
+                                    {"query": "SELECT category, name FROM products"}])
+def test_a_job_from_a_sql_table_or_query_is_accepted(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue, source: dict[str, str]
+) -> None:
+    response = api_client.post(URL, json={"data": SQL_URL, **source}, headers=ADMIN)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    params = job_store.get(job_id).params
+    assert params["data"] == SQL_URL
+    assert {k: params[k] for k in source} == source
+
+
+def test_an_uploaded_catalog_is_stored_with_the_job(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
+) -> None:
+    response = api_client.post(URL, files={"file": ("catalog.csv", CATALOG_CSV, "text/csv")},
+                               headers=ADMIN)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    assert job_store.get_upload(job_id) == CATALOG_CSV
+    assert job_store.get(job_id).params == {"upload": True, "filename": "catalog.csv"}
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"category,nombre\nPlomeria,Tubo PVC\n", "missing column(s) name"),
+    (b"name\nTubo PVC\n", "missing column(s) category"),
+    (b"category,name\nPlomeria,\n", "row 2: empty product name"),
+    (b"category,name\nPlomer\xeda,Tubo\n", "not UTF-8 text"),
+    (b"", "the file is empty"),
+], ids=["no-name", "no-category", "empty-name", "latin-1", "empty"])
+def test_a_bad_uploaded_catalog_is_400_naming_the_problem(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
+    content: bytes, problem: str,
+) -> None:
+    response = api_client.post(URL, files={"file": ("mine.csv", content, "text/csv")},
+                               headers=ADMIN)
+
+    assert response.status_code == 400
+    assert problem in response.json()["detail"]
+    assert "mine.csv" in response.json()["detail"]
+    assert stored_jobs(job_store) == []
+    assert fake_queue.sent == []
+
+
+def test_a_multipart_body_without_a_file_field_is_422(api_client: TestClient) -> None:
+    response = api_client.post(URL, data={"data": "/data/catalog.csv"},
+                               files={"other": ("x.csv", CATALOG_CSV, "text/csv")},
+                               headers=ADMIN)
+
+    assert response.status_code == 422
+    assert "'file' field" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"data": SQL_URL}, "a SQL source needs a 'table'"),
+    ({"data": "/data/catalog.csv", "table": "products"}, "need a SQLAlchemy URL"),
+    ({"data": "/data/catalog.csv", "query": "SELECT 1"}, "need a SQLAlchemy URL"),
+    ({"data": SQL_URL, "table": "products", "query": "SELECT 1"}, "not both"),
+], ids=["sql-without-table", "table-with-csv", "query-with-csv", "table-and-query"])
+def test_inconsistent_sources_are_422(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
+    body: dict[str, str], problem: str,
+) -> None:
+    response = api_client.post(URL, json=body, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert problem in response.json()["detail"]
+    assert stored_jobs(job_store) == []
+    assert fake_queue.sent == []
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"data": ""},
+    {"data": 5},
+    {"data": "/data/catalog.csv", "unknown": 1},
+    {"data": SQL_URL, "table": "products; DROP TABLE products"},
+], ids=["missing-data", "empty-data", "data-not-a-string", "extra-field", "table-injection"])
+def test_invalid_training_requests_are_422_not_500(
+    api_client: TestClient, job_store: JobStore, body: dict[str, object]
+) -> None:
+    response = api_client.post(URL, json=body, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert stored_jobs(job_store) == []
+
+
+def test_malformed_json_is_422_not_500(api_client: TestClient) -> None:
+    response = api_client.post(URL, content=b'{"data": ', headers={
+        **ADMIN, "Content-Type": "application/json"})
+
+    assert response.status_code == 422
+
+
+def test_another_content_type_is_415(api_client: TestClient, job_store: JobStore) -> None:
+    response = api_client.post(URL, content=b"data=/data/catalog.csv", headers={
+        **ADMIN, "Content-Type": "text/plain"})
+
+    assert response.status_code == 415
+    assert stored_jobs(job_store) == []
+
+
+@pytest.mark.parametrize("request_kwargs", [
+    {"json": {"data": "/data/catalog.csv"}},
+    {"files": {"file": ("catalog.csv", CATALOG_CSV, "text/csv")}},
+], ids=["json", "upload"])
+def test_broker_down_is_503_and_the_job_is_failed_not_left_queued(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
+    request_kwargs: dict[str, object],
+) -> None:
+    fake_queue.down = True
+
+    response = api_client.post(URL, headers=ADMIN, **request_kwargs)  # type: ignore[arg-type]
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "queue is unavailable" in response.json()["detail"]
+    [job] = stored_jobs(job_store)
+    assert job.state == "failed"
+    assert "job queue was unavailable" in (job.error or "")
+
+
+def test_legacy_get_training_queues_a_job_from_the_configured_source(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
+) -> None:
+    response = api_client.get("/training", headers=ADMIN)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    assert job_store.get(job_id).params == {"data": str(SAMPLE_CATALOG), "table": None,
+                                            "query": None}
+
+
+# -- job status and cancellation -----------------------------------------------------------------
+
+def test_an_unknown_job_is_404(api_client: TestClient) -> None:
+    response = api_client.get("/v1/jobs/0123456789abcdef0123456789abcdef")
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "no such job (unknown id, or expired)"
+
+
+def test_a_job_reports_every_public_field(api_client: TestClient) -> None:
+    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+
+    body = api_client.get(f"/v1/jobs/{job_id}").json()
+
+    assert set(body) == {"job_id", "kind", "state", "progress", "model_version", "created_at",
+                         "started_at", "finished_at", "result", "error", "links"}
+    assert (body["job_id"], body["kind"], body["state"]) == (job_id, "training", "queued")
+    assert body["progress"] == {"stage": None, "rows_done": None, "rows_total": None}
+    assert body["links"] == {"self": f"/v1/jobs/{job_id}"}
+    assert body["created_at"] is not None
+    assert body["finished_at"] is None
+
+
+def test_reports_a_finished_jobs_result_and_version(api_client: TestClient,
+                                                    job_store: JobStore) -> None:
+    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+    job_store.start(job_id, stage="training")
+    job_store.succeed(job_id, {"promoted": True}, model_version=4)
+
+    body = api_client.get(f"/v1/jobs/{job_id}").json()
+
+    assert body["state"] == "succeeded"
+    assert body["result"] == {"promoted": True}
+    assert body["model_version"] == 4
+    assert body["started_at"] is not None
+    assert body["finished_at"] is not None
+
+
+def test_cancelling_a_training_job_revokes_its_task(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
+) -> None:
+    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+
+    response = api_client.delete(f"/v1/jobs/{job_id}", headers=ADMIN)
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "cancelled"
+    assert response.json()["finished_at"] is not None
+    assert job_store.get(job_id).state == "cancelled"
+    assert fake_queue.revoked == [("task-1", True)]
+
+
+def test_cancelling_a_batch_job_needs_no_revoke(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
+) -> None:
+    job_id = api_client.post("/v1/batch-jobs",
+                             json={"items": [{"name": "foco"}]}).json()["job_id"]
+
+    response = api_client.delete(f"/v1/jobs/{job_id}", headers=ADMIN)
+
+    assert response.status_code == 200
+    assert job_store.get(job_id).state == "cancelled"
+    assert fake_queue.revoked == []  # its chunks see the state and stop by themselves
+
+
+@pytest.mark.parametrize("end", ["succeeded", "failed", "cancelled"])
+def test_cancelling_an_ended_job_is_409(api_client: TestClient, job_store: JobStore,
+                                        end: str) -> None:
+    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+    {"succeeded": lambda: job_store.succeed(job_id, {}),
+     "failed": lambda: job_store.fail(job_id, "boom"),
+     "cancelled": lambda: job_store.cancel(job_id)}[end]()
+
+    response = api_client.delete(f"/v1/jobs/{job_id}", headers=ADMIN)
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"the job already ended: {end}"
+    assert job_store.get(job_id).state == end
+
+
+def test_cancelling_an_unknown_job_is_404(api_client: TestClient) -> None:
+    response = api_client.delete("/v1/jobs/0123456789abcdef0123456789abcdef", headers=ADMIN)
+
+    assert response.status_code == 404

@@ -1,0 +1,107 @@
+"""Model versions, and the admin's promote and rollback (which this process serves at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sklearn.pipeline import Pipeline
+
+from tests.fixtures.app import ADMIN, FakeRegistry
+
+
+@pytest.fixture
+def two_versions(fake_registry: FakeRegistry, app_pipeline: Pipeline) -> FakeRegistry:
+    """v1 champion, v2 registered but not promoted."""
+    fake_registry.add_version(app_pipeline)
+    return fake_registry
+
+
+def _serving(client: TestClient) -> int | None:
+    return client.get("/v1/models").json()["serving"]
+
+
+def test_lists_versions_with_aliases_metrics_and_what_is_served(
+    two_versions: FakeRegistry, api_client: TestClient
+) -> None:
+    response = api_client.get("/v1/models")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_name"] == "product-categorizer"
+    assert (body["champion"], body["serving"]) == (1, 1)
+    assert [v["version"] for v in body["versions"]] == [2, 1]
+    assert [v["aliases"] for v in body["versions"]] == [[], ["champion"]]
+    assert body["versions"][1] == {
+        "version": 1, "aliases": ["champion"], "run_id": "run-1",
+        "created_at": "2026-01-01T00:00:01Z", "metrics": {"macro_f1": 0.9, "accuracy": 0.92},
+    }
+
+
+def test_lists_nothing_served_before_a_first_model(make_client: Callable[[], TestClient],
+                                                   fake_registry: FakeRegistry) -> None:
+    fake_registry.champion = None
+    body = make_client().get("/v1/models").json()
+
+    assert (body["champion"], body["serving"]) == (None, None)
+
+
+def test_promote_moves_the_champion_and_this_process_serves_it_at_once(
+    two_versions: FakeRegistry, api_client: TestClient
+) -> None:
+    response = api_client.post("/v1/models/2/promote", headers=ADMIN)
+
+    assert response.status_code == 200
+    assert response.json() == {"champion": 2, "previous": 1}
+    assert two_versions.champion == 2
+    assert _serving(api_client) == 2
+    inference = api_client.post("/v1/categorizer/inference", json={"product_list": ["foco"]})
+    assert inference.json()["model_version"] == 2
+
+
+def test_rollback_restores_the_previous_champion(two_versions: FakeRegistry,
+                                                 api_client: TestClient) -> None:
+    api_client.post("/v1/models/2/promote", headers=ADMIN)
+
+    response = api_client.post("/v1/models/rollback", headers=ADMIN)
+
+    assert response.status_code == 200
+    assert response.json() == {"champion": 1, "previous": 2}
+    assert two_versions.champion == 1
+    assert _serving(api_client) == 1
+
+
+def test_promoting_an_unknown_version_is_404(api_client: TestClient,
+                                             fake_registry: FakeRegistry) -> None:
+    response = api_client.post("/v1/models/9/promote", headers=ADMIN)
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == "model 'product-categorizer' has no version 9"
+    assert fake_registry.champion == 1
+
+
+def test_a_version_that_is_not_a_number_is_422(api_client: TestClient) -> None:
+    assert api_client.post("/v1/models/latest/promote", headers=ADMIN).status_code == 422
+
+
+def test_rollback_with_no_earlier_champion_is_404(api_client: TestClient,
+                                                  fake_registry: FakeRegistry) -> None:
+    response = api_client.post("/v1/models/rollback", headers=ADMIN)
+
+    assert response.status_code == 404
+    assert "no earlier champion" in response.json()["detail"]
+    assert fake_registry.champion == 1
+
+
+def test_rollback_with_no_champion_at_all_is_404_not_503(
+    make_client: Callable[[], TestClient], fake_registry: FakeRegistry
+) -> None:
+    fake_registry.champion = None
+    client = make_client()
+
+    response = client.post("/v1/models/rollback", headers=ADMIN)
+
+    # Nothing to roll back to: retrying in 5 s (what a 503 with Retry-After says) cannot help.
+    assert response.status_code == 404
+    assert "no champion to roll back" in response.json()["detail"]

@@ -1,0 +1,73 @@
+"""TaskQueue: enqueue by name with plain arguments; an unreachable broker is QueueUnavailable."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from api.queue import QueueUnavailable, TaskQueue
+
+
+class FakeCelery:
+    """Just what TaskQueue touches of a Celery app."""
+
+    def __init__(self, *, broker_up: bool = True) -> None:
+        self.broker_up = broker_up
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.revoked: list[tuple[str, dict[str, Any]]] = []
+        self.control = SimpleNamespace(revoke=self._revoke)
+
+    def send_task(self, name: str, **options: Any) -> Any:
+        if not self.broker_up:
+            raise OperationalError("[Errno 111] Connection refused")
+        self.sent.append((name, options))
+        return SimpleNamespace(id="celery-task-id")
+
+    def _revoke(self, task_id: str, **options: Any) -> None:
+        if not self.broker_up:
+            raise OperationalError("[Errno 111] Connection refused")
+        self.revoked.append((task_id, options))
+
+    @contextlib.contextmanager
+    def connection_for_write(self) -> Iterator[Any]:
+        def ensure_connection(**_: Any) -> None:
+            if not self.broker_up:
+                raise OperationalError("[Errno 111] Connection refused")
+
+        yield SimpleNamespace(ensure_connection=ensure_connection)
+
+
+def test_enqueue_sends_the_task_by_name_with_plain_arguments() -> None:
+    app = FakeCelery()
+
+    task_id = TaskQueue(app).enqueue("training.run", "job-1")
+
+    assert task_id == "celery-task-id"
+    [(name, options)] = app.sent
+    assert name == "training.run"
+    assert options["args"] == ["job-1"]
+    assert "queue" not in options  # the app's task_routes choose the queue
+
+
+def test_an_unreachable_broker_is_queue_unavailable() -> None:
+    with pytest.raises(QueueUnavailable, match="the job queue is unavailable"):
+        TaskQueue(FakeCelery(broker_up=False)).enqueue("batch.start", "job-1")
+
+
+def test_ping_reports_an_unreachable_broker() -> None:
+    TaskQueue(FakeCelery()).ping()
+    with pytest.raises(QueueUnavailable, match="broker unreachable: OperationalError"):
+        TaskQueue(FakeCelery(broker_up=False)).ping()
+
+
+def test_revoke_terminates_and_is_best_effort() -> None:
+    app = FakeCelery()
+    TaskQueue(app).revoke("t-1", terminate=True)
+    assert app.revoked == [("t-1", {"terminate": True, "signal": "SIGTERM"})]
+
+    TaskQueue(FakeCelery(broker_up=False)).revoke("t-2")  # logged, not raised

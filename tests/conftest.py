@@ -1,0 +1,10 @@
+"""Fixtures live in modules by concern; this file only loads them."""
+
+pytest_plugins = [
+    "tests.fixtures.catalogs",  # the sample catalog and deterministic samples of it
+    "tests.fixtures.models",  # models trained once per session
+    "tests.fixtures.registry",  # settings on a temp DATA_DIR, a real MLflow SQLite registry
+    "tests.fixtures.app",  # the API app with faked registry and queue
+    "tests.fixtures.services",  # real Redis, PostgreSQL, worker and API processes
+    "tests.fixtures.faults",  # the same processes with faults injected
+]

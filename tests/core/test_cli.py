@@ -1,0 +1,193 @@
+"""The `categorizer` command line, run in-process against a temporary DATA_DIR."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.cli import main
+from core.config import get_settings
+from core.data import SAMPLE_CATALOG, Catalog
+from core.registry import Registry
+from core.service import registry_from_settings
+from core.training import TrainParams, TrainResult
+from tests.fixtures.registry import isolate_mlflow_env, make_data_dir, register
+
+
+def use_data_dir(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    isolate_mlflow_env(monkeypatch)
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+PROGRESS = re.compile(r"^\[ *\d+\.\ds\] [a-z ]+\.\.\.$")
+
+
+def assert_one_line_error(err: str, fragment: str) -> None:
+    # Progress lines may come first; the error itself is one line, and nothing follows it.
+    lines = [line for line in err.strip().splitlines() if not PROGRESS.match(line)]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("categorizer: error: ")
+    assert fragment in lines[0]
+    assert err.endswith(lines[0] + "\n")
+
+
+@pytest.fixture(scope="module")
+def trained_home(
+    tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: Path
+) -> Iterator[tuple[Path, dict[str, Any], str]]:
+    """A DATA_DIR where `categorizer train` has run once on the sample catalog."""
+    data_dir = make_data_dir(tmp_path_factory.mktemp("cli") / "data", empty_mlflow_db)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        use_data_dir(monkeypatch, data_dir)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["train", "--data", str(SAMPLE_CATALOG), "--json", "--jobs", "2"])
+        assert code == 0, err.getvalue()
+        yield data_dir, json.loads(out.getvalue()), err.getvalue()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def trained(
+    trained_home: tuple[Path, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    use_data_dir(monkeypatch, trained_home[0])
+    yield trained_home[1]
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def empty_home(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    """A DATA_DIR with an empty registry, and the registry the CLI will open there."""
+    use_data_dir(monkeypatch, data_dir)
+    yield registry_from_settings(get_settings())
+    get_settings.cache_clear()
+
+
+def test_train_json(
+    trained_home: tuple[Path, dict[str, Any], str], sample_catalog: Catalog
+) -> None:
+    _, outcome, progress = trained_home
+    assert outcome["version"] == 1
+    assert outcome["promoted"] is True
+    assert outcome["reason"] == "first model: no champion yet"
+    assert outcome["rows"] == len(sample_catalog)
+    assert set(outcome["metrics"]) == {"n", "accuracy", "macro_f1", "per_category"}
+    assert outcome["metrics"]["macro_f1"] > 0.85
+    assert set(outcome["metrics"]["per_category"]) == set(sample_catalog.categories)
+    for stage in ("loading data", "selecting", "logging to MLflow"):
+        assert f"{stage}..." in progress
+
+
+def test_predict_json(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "predict", "taladro", 'tubo pvc 1/2"', "--json")
+    assert code == 0
+    predictions = json.loads(out)
+    assert [p["name"] for p in predictions] == ["taladro", 'tubo pvc 1/2"']
+    assert [p["category"] for p in predictions] == ["Herramientas", "Plomería"]
+    for prediction in predictions:
+        assert len(prediction["top_k"]) == get_settings().top_k
+        assert prediction["top_k"][0] == {"category": prediction["category"],
+                                          "confidence": prediction["confidence"]}
+
+
+def test_predict_plain(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "predict", "foco led")
+    assert code == 0
+    name, category, confidence, _alternatives = out.rstrip("\n").split("\t")
+    assert (name, category) == ("foco led", "Electricos")
+    assert 0 < float(confidence) <= 1
+
+
+def test_models_json(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models", "--json")
+    assert code == 0
+    [version] = json.loads(out)
+    assert version["version"] == 1
+    assert version["aliases"] == ["champion"]
+    assert version["run_id"] == trained["run_id"]
+    assert version["metrics"]["macro_f1"] == pytest.approx(trained["metrics"]["macro_f1"])
+
+
+def test_evaluate_json(
+    trained: dict[str, Any], sample_catalog: Catalog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "evaluate", "--data", str(SAMPLE_CATALOG), "--json")
+    assert code == 0
+    metrics = json.loads(out)
+    assert {"n", "accuracy", "macro_f1", "per_category"} <= set(metrics)
+    assert metrics["model_version"] == 1
+    assert metrics["n"] == len(sample_catalog)
+    assert metrics["accuracy"] > 0.9  # 80% of these rows were trained on
+    assert {c: v["support"] for c, v in metrics["per_category"].items()} == (
+        sample_catalog.category_counts
+    )
+
+
+def test_promote_and_rollback(
+    empty_home: Registry, small_result: TrainResult, small_catalog: Catalog,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    register(empty_home, small_result, small_catalog)
+    empty_home.log_run(result=small_result, catalog=small_catalog, params=TrainParams())
+
+    code, out, _ = run(capsys, "promote", "2")
+    assert (code, out) == (0, "v2 is champion (was v1)\n")
+    code, out, _ = run(capsys, "models")
+    assert out.splitlines()[0].startswith("v2\tchampion\tmacro-F1 ")
+
+    code, out, _ = run(capsys, "rollback")
+    assert (code, out) == (0, "rolled back: v1 is champion again\n")
+    assert empty_home.champion_version() == 1
+
+    code, out, err = run(capsys, "rollback")
+    assert (code, out) == (2, "")
+    assert_one_line_error(err, "champion v1 has no earlier champion to roll back to")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        pytest.param(["rollback"], "there is no champion to roll back", id="rollback"),
+        pytest.param(["promote", "7"], "has no version 7", id="promote-unknown"),
+        pytest.param(["predict", "taladro"], "no champion model yet", id="predict"),
+        pytest.param(["train", "--data", "/nonexistent/catalog.csv"], "file not found",
+                     id="missing-file"),
+        pytest.param(["evaluate", "--data", str(SAMPLE_CATALOG)], "no champion model yet",
+                     id="evaluate"),
+    ],
+)
+def test_errors_exit_2_with_one_line(
+    empty_home: Registry, capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert_one_line_error(err, fragment)
+
+
+def test_models_when_empty(empty_home: Registry, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    assert out.startswith("no model versions yet")
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["promote", "latest"])
+    assert caught.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err

@@ -1,0 +1,116 @@
+"""Prediction: the lean single-name path must give exactly what the fitted pipeline gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.pipeline import Pipeline
+
+from core.data import Catalog
+from core.models import linear_pipeline
+from core.prediction import Classifier
+
+# Names the catalog never saw: unknown words, nothing left after normalization, odd characters.
+ODD_NAMES = ["", "   ", "¿¡!?", "zzqx wvvk", "ÑANDÚ 1/2\"", "_x000D_", "tubo " * 200]
+
+
+@pytest.fixture(scope="module")
+def classifier(sample_pipeline: Pipeline) -> Classifier:
+    return Classifier(sample_pipeline, name="product-categorizer", version=1, top_k=3)
+
+
+@pytest.fixture(scope="module")
+def names(sample_catalog: Catalog) -> list[str]:
+    return [*sample_catalog.names, *ODD_NAMES]
+
+
+def test_lean_path_is_taken(classifier: Classifier) -> None:
+    assert classifier.lean is not None
+    assert classifier.describe() == {"model_name": "product-categorizer", "model_version": 1,
+                                     "lean_path": True}
+
+
+def test_lean_path_predicts_exactly_what_the_pipeline_predicts(
+    classifier: Classifier, sample_pipeline: Pipeline, names: list[str]
+) -> None:
+    expected = sample_pipeline.predict(names).tolist()
+    assert [classifier.predict(name).category for name in names] == expected
+
+
+def test_lean_confidence_and_top_k_are_the_pipeline_probabilities(
+    classifier: Classifier, sample_pipeline: Pipeline, names: list[str]
+) -> None:
+    probabilities = sample_pipeline.predict_proba(names)
+    classes = sample_pipeline.classes_.tolist()
+    for name, row in zip(names, probabilities, strict=True):
+        prediction = classifier.predict(name)
+        assert prediction.confidence == pytest.approx(row.max(), abs=1e-6), name
+        for category, confidence in prediction.top_k:
+            assert confidence == pytest.approx(row[classes.index(category)], abs=1e-6), name
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 6])
+def test_top_k_is_ordered_and_sized(sample_pipeline: Pipeline, top_k: int) -> None:
+    classifier = Classifier(sample_pipeline, name="m", version=1, top_k=top_k)
+    for name in ["taladro", "tubo pvc 1/2\"", "foco led", "zzqx"]:
+        prediction = classifier.predict(name)
+        confidences = [confidence for _, confidence in prediction.top_k]
+        assert len(prediction.top_k) == top_k
+        assert confidences == sorted(confidences, reverse=True)
+        assert len({category for category, _ in prediction.top_k}) == top_k
+        assert prediction.top_k[0] == (prediction.category, prediction.confidence)
+
+
+def test_top_k_over_every_category_is_a_distribution(sample_pipeline: Pipeline) -> None:
+    classes = sample_pipeline.classes_.tolist()
+    classifier = Classifier(sample_pipeline, name="m", version=1, top_k=len(classes))
+    prediction = classifier.predict("cinta de embalaje")
+    assert sorted(category for category, _ in prediction.top_k) == sorted(classes)
+    assert sum(confidence for _, confidence in prediction.top_k) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_batch_equals_predict(classifier: Classifier, names: list[str]) -> None:
+    batch = classifier.predict_batch(names)
+    assert len(batch) == len(names)
+    for name, from_batch in zip(names, batch, strict=True):
+        single = classifier.predict(name)
+        assert from_batch.category == single.category, name
+        # Both are rounded to 6 decimals, so they may differ by one unit in the last place.
+        assert from_batch.confidence == pytest.approx(single.confidence, abs=2e-6), name
+        assert [c for c, _ in from_batch.top_k] == [c for c, _ in single.top_k], name
+
+
+def test_predict_batch_of_nothing(classifier: Classifier) -> None:
+    assert classifier.predict_batch([]) == []
+
+
+def test_fallback_path_for_a_random_forest(
+    baseline_model: Pipeline, sample_catalog: Catalog
+) -> None:
+    classifier = Classifier(baseline_model, name="m", version=2, top_k=2)
+    assert classifier.lean is None
+    assert classifier.describe()["lean_path"] is False
+    names = sample_catalog.names[::10]
+    probabilities = baseline_model.predict_proba(names)
+    expected = baseline_model.predict(names).tolist()
+    predictions = [classifier.predict(name) for name in names]
+    assert [p.category for p in predictions] == expected
+    assert [p.category for p in classifier.predict_batch(names)] == expected
+    np.testing.assert_allclose([p.confidence for p in predictions], probabilities.max(axis=1),
+                               atol=1e-6)
+    assert all(len(p.top_k) == 2 for p in predictions)
+
+
+def test_lean_path_for_a_two_category_store(sample_catalog: Catalog) -> None:
+    # Two classes give one coefficient row and a logistic, not a softmax, in scikit-learn.
+    rows = [i for i, c in enumerate(sample_catalog.categories) if c in {"Pinturas", "Electricos"}]
+    pipeline = linear_pipeline().fit([sample_catalog.names[i] for i in rows],
+                                     [sample_catalog.categories[i] for i in rows])
+    classifier = Classifier(pipeline, name="m", version=1, top_k=3)
+    assert classifier.lean is not None
+    names = sample_catalog.names[::4]
+    assert [classifier.predict(n).category for n in names] == pipeline.predict(names).tolist()
+    probabilities = pipeline.predict_proba(names)
+    np.testing.assert_allclose([classifier.predict(n).confidence for n in names],
+                               probabilities.max(axis=1), atol=1e-6)
+    assert len(classifier.predict("foco").top_k) == 2

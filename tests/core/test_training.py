@@ -1,0 +1,104 @@
+"""Training: a held-out split no product straddles, cross-validated selection, honest scores."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from core.data import Catalog, CatalogError
+from core.evaluation import score
+from core.training import TrainParams, TrainResult, duplicate_groups, split_holdout, train
+
+
+def group_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def test_duplicate_groups_are_case_and_space_insensitive() -> None:
+    names = ["Tubo PVC 1/2\"", "tubo  pvc 1/2\"", " TUBO PVC 1/2\" ", "Codo PVC", "Tubo PVC 3/4\"",
+             "codo pvc"]
+    groups = duplicate_groups(names).tolist()
+    assert groups[0] == groups[1] == groups[2]
+    assert groups[3] == groups[5]
+    assert len({groups[0], groups[3], groups[4]}) == 3
+
+
+def test_split_holdout_never_puts_one_name_on_both_sides(sample_catalog: Catalog) -> None:
+    keys = [group_key(name) for name in sample_catalog.names]
+    assert len(set(keys)) < len(keys), "the sample catalog should contain duplicates to split"
+    train_idx, test_idx = split_holdout(sample_catalog, test_size=0.2, seed=42)
+
+    assert sorted([*train_idx, *test_idx]) == list(range(len(sample_catalog)))
+    assert {keys[i] for i in train_idx}.isdisjoint({keys[i] for i in test_idx})
+    assert len(test_idx) / len(sample_catalog) == pytest.approx(0.2, abs=0.03)
+    test_categories = {sample_catalog.categories[i] for i in test_idx}
+    assert test_categories == set(sample_catalog.categories)  # stratified
+
+
+def test_split_holdout_is_reproducible(small_catalog: Catalog) -> None:
+    first = split_holdout(small_catalog, test_size=0.2, seed=7)
+    again = split_holdout(small_catalog, test_size=0.2, seed=7)
+    other = split_holdout(small_catalog, test_size=0.2, seed=8)
+    assert first[1].tolist() == again[1].tolist()
+    assert first[1].tolist() != other[1].tolist()
+
+
+def test_train_holds_out_whole_products(small_catalog: Catalog, small_result: TrainResult) -> None:
+    # Every row of a held-out product is held out: none of its duplicates was trained on.
+    in_catalog = Counter(group_key(name) for name in small_catalog.names)
+    held_out = Counter(group_key(name) for name in small_result.test_names)
+    assert all(held_out[key] == in_catalog[key] for key in held_out)
+    assert small_result.n_train + len(small_result.test_names) == len(small_catalog)
+    assert set(small_result.test_categories) == set(small_catalog.categories)
+
+
+def test_train_reports_held_out_metrics(small_result: TrainResult) -> None:
+    metrics = small_result.metrics
+    assert set(metrics) == {"n", "accuracy", "macro_f1", "per_category"}
+    assert metrics["n"] == len(small_result.test_names)
+    assert set(metrics["per_category"]) == set(small_result.test_categories)
+    # The scores are the returned model's on the returned split, not something else.
+    predicted = small_result.model.predict(small_result.test_names).tolist()
+    assert metrics == score(small_result.test_categories, predicted)
+    # Six categories: chance is ~0.17; a model that learned something is far above it.
+    assert metrics["macro_f1"] > 0.6
+    assert 0.6 < small_result.cv_macro_f1 <= 1.0
+    assert set(small_result.best_params) == {"classifier__C"}
+    assert isinstance(small_result.model[-1], LogisticRegression)
+    assert small_result.seconds > 0
+
+
+def test_train_reports_stages_in_order(tiny_catalog: Catalog) -> None:
+    stages: list[str] = []
+    train(catalog=tiny_catalog, params=TrainParams(cv_folds=3), on_stage=stages.append)
+    assert stages == ["splitting", "selecting", "evaluating"]
+
+
+def test_baseline_family_trains(tiny_catalog: Catalog) -> None:
+    result = train(catalog=tiny_catalog, params=TrainParams(family="baseline", cv_folds=3))
+    assert isinstance(result.model[-1], RandomForestClassifier)
+    assert set(result.best_params) == {"classifier__n_estimators"}
+    assert result.model.get_params()["normalize__keep_numbers"] is False
+    assert set(result.model.predict(result.test_names)) <= set(tiny_catalog.categories)
+    assert result.metrics["n"] == len(result.test_names)
+
+
+def test_train_refuses_categories_smaller_than_the_folds() -> None:
+    # Four distinct names cannot fill five cross-validation folds, whatever min_per_category says.
+    rows = [("Herramientas", f"Taladro {n}") for n in range(8)]
+    rows += [("Pinturas", name) for name in ["Esmalte", "Thinner", "Sellador", "Barniz"]]
+    catalog = Catalog(names=[n for _, n in rows], categories=[c for c, _ in rows], source="t")
+    with pytest.raises(CatalogError, match="'Pinturas' has 4"):
+        train(catalog=catalog, params=TrainParams(min_per_category=2, cv_folds=5))
+
+
+def test_train_params_flatten_for_tracking() -> None:
+    flat = TrainParams(family="baseline", cv_folds=3).as_dict()
+    assert flat["family"] == "baseline"
+    assert flat["cv_folds"] == 3
+    assert flat["pre_keep_numbers"] is True
+    assert flat["pre_stem"] is False
+    assert "preprocessing" not in flat

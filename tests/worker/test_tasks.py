@@ -1,0 +1,470 @@
+"""The tasks, called directly as a worker would run them, on a real job store.
+
+Called outside a worker, `task.retry()` re-raises the task's exception: a task that returns
+normally did not ask to be retried.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery.exceptions import Retry
+from sklearn.pipeline import Pipeline
+
+import worker.tasks
+from core.config import Settings
+from core.data import SAMPLE_CATALOG, load_catalog
+from core.jobs import InputRow, JobStore, StoreUnavailable
+from core.prediction import Classifier
+from core.service import registry_from_settings
+from core.serving import VersionCache
+from tests.fixtures.app import CHUNK_SIZE, FakeRegistry, TaskHarness
+from worker.context import WorkerContext
+
+# -- training ------------------------------------------------------------------------------------
+
+
+def _training_job(store: JobStore, **params: Any) -> str:
+    job, _ = store.create_job(kind="training", params=params)
+    return job.id
+
+
+@pytest.fixture
+def catalog_csv(tmp_path: Path) -> Path:
+    """Ten distinct names per category from the sample catalog: the least the trainer takes."""
+    catalog = load_catalog(SAMPLE_CATALOG)
+    picked: dict[str, list[str]] = {}
+    for category, name in zip(catalog.categories, catalog.names, strict=True):
+        names = picked.setdefault(category, [])
+        if len(names) < 10 and name not in names:
+            names.append(name)
+    path = tmp_path / "catalog.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["category", "name"])
+        writer.writerows((c, n) for c, names in picked.items() for n in names)
+    return path
+
+
+def test_training_registers_a_model_and_records_its_version(
+    tasks: TaskHarness, worker_context: WorkerContext, app_settings: Settings,
+    job_store: JobStore, catalog_csv: Path, empty_mlflow_db: Path,
+) -> None:
+    shutil.copyfile(empty_mlflow_db, app_settings.data_dir / "mlflow.db")  # skip migrating
+    registry = registry_from_settings(app_settings)
+    worker_context.registry = registry
+    job_id = _training_job(job_store, data=str(catalog_csv), table=None, query=None)
+
+    tasks.task("training.run").run(job_id)
+
+    job = job_store.get(job_id)
+    assert job.state == "succeeded", job.error
+    assert job.model_version == 1
+    assert (job.stage, job.attempts) == ("done", 1)
+    assert job.result is not None
+    assert job.result["version"] == 1
+    assert job.result["promoted"] is True
+    assert job.result["rows"] == 60
+    assert 0.0 <= job.result["metrics"]["macro_f1"] <= 1.0
+    assert registry.champion_version() == 1
+    assert registry.load(1).pipeline.predict(["Tubo PVC 1/2\""]).shape == (1,)
+
+
+def test_training_from_an_uploaded_catalog_reads_the_stored_file(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_train(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise ValueError("stop here")  # what happens next is another test's business
+
+    monkeypatch.setattr(worker.tasks, "train_and_register", fake_train)
+    job_id = _training_job(job_store, upload=True, filename="mine.csv")
+    job_store.put_upload(job_id, "category,name\nPlomería,Tubo PVC\n".encode())
+
+    tasks.task("training.run").run(job_id)
+
+    assert seen["catalog"].names == ["Tubo PVC"]
+    assert seen["catalog"].source == "mine.csv"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("category,nombre\nPlomería,Tubo\n", "missing column(s) name"),
+    ("category,name\nPlomería,Tubo\nElectricos,Foco\n", "too few distinct product names"),
+], ids=["missing-column", "too-small"])
+def test_a_bad_catalog_fails_the_job_with_the_reason_and_no_retry(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry, tmp_path: Path,
+    content: str, problem: str,
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    job_id = _training_job(job_store, data=str(path), table=None, query=None)
+
+    tasks.task("training.run").run(job_id)  # returns: no retry was asked for
+
+    job = job_store.get(job_id)
+    assert job.state == "failed"
+    assert problem in (job.error or "")
+    assert str(path) in (job.error or "")
+    assert job.attempts == 1
+
+
+def test_a_missing_catalog_file_fails_the_job(tasks: TaskHarness, job_store: JobStore,
+                                              tmp_path: Path) -> None:
+    job_id = _training_job(job_store, data=str(tmp_path / "nowhere.csv"), table=None, query=None)
+
+    tasks.task("training.run").run(job_id)
+
+    assert job_store.get(job_id).state == "failed"
+    assert "file not found" in (job_store.get(job_id).error or "")
+
+
+def test_a_cancelled_training_job_is_not_run(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker.tasks, "train_and_register",
+                        lambda **_: pytest.fail("a cancelled job was trained"))
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_store.cancel(job_id)
+
+    tasks.task("training.run").run(job_id)
+
+    job = job_store.get(job_id)
+    assert job.state == "cancelled"
+    assert (job.started_at, job.attempts) == (None, 0)
+
+
+def test_a_job_cancelled_while_training_stops_at_the_next_stage(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    stages: list[str] = []
+
+    def train_until_cancelled(*, on_stage: Callable[[str], None], **_: Any) -> Any:
+        on_stage("splitting")
+        stages.append("splitting")
+        job_store.cancel(job_id)  # DELETE /v1/jobs/{id} arrives meanwhile
+        on_stage("selecting")
+        stages.append("selecting")
+        pytest.fail("training went on after the job was cancelled")
+
+    monkeypatch.setattr(worker.tasks, "train_and_register", train_until_cancelled)
+
+    tasks.task("training.run").run(job_id)
+
+    assert stages == ["splitting"]
+    assert job_store.get(job_id).state == "cancelled"
+
+
+def test_an_unexpected_error_is_retried_then_recorded(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(worker.tasks, "train_and_register", broken)
+    task = tasks.task("training.run")
+    retries: list[dict[str, Any]] = []
+
+    def retry(**options: Any) -> Retry:
+        retries.append(options)
+        return Retry("retrying")
+
+    monkeypatch.setattr(task, "retry", retry)
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+
+    with pytest.raises(Retry):
+        task.run(job_id)
+    assert job_store.get(job_id).state == "running"
+    assert [(str(r["exc"]), r["countdown"]) for r in retries] == [("disk full", 2)]
+
+    task.push_request(retries=task.max_retries)  # the last attempt
+    try:
+        task.run(job_id)
+    finally:
+        task.pop_request()
+
+    job = job_store.get(job_id)
+    assert job.state == "failed"
+    assert job.error == "failed after 4 attempts: OSError: disk full"
+    assert len(retries) == 1
+
+
+def test_a_job_whose_workers_keep_dying_is_given_up(
+    tasks: TaskHarness, job_store: JobStore, app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker.tasks, "train_and_register",
+                        lambda **_: pytest.fail("trained once more"))
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    for _ in range(app_settings.task_max_retries + 1):  # each start was a worker lost mid-task
+        job_store.start(job_id)
+
+    tasks.task("training.run").run(job_id)
+
+    job = job_store.get(job_id)
+    assert job.state == "failed"
+    assert job.error == "gave up after 4 attempts: the worker was lost each time"
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("training.run", ["0123456789abcdef0123456789abcdef"]),
+    ("batch.start", ["0123456789abcdef0123456789abcdef"]),
+    ("batch.chunk", ["0123456789abcdef0123456789abcdef", 0]),
+])
+def test_a_message_for_an_unknown_job_is_dropped_not_retried(
+    tasks: TaskHarness, name: str, args: list[Any]
+) -> None:
+    tasks.task(name).run(*args)  # an expired or deleted job can never run: no retry
+
+    assert tasks.sent == []
+
+
+# -- batches -------------------------------------------------------------------------------------
+
+NAMES = ["Tubo PVC 1/2\"", "Foco LED 9W", "Taladro 1/2\" 650W", "Pintura vinílica 19L",
+         "Codo cobre 3/4\"", "Llave de paso 1/2\"", "Brocha 2\"", "Cinta de aislar",
+         "Martillo uña 16 oz", "Clavo 2\" kg", "Contacto dúplex", "Regadera cromada",
+         "Lija de agua 100", "Cople PVC 1\"", "Apagador sencillo", "Flexómetro 5 m"]
+
+
+def _batch_job(store: JobStore, names: list[str] = NAMES,
+               errors: dict[int, str] | None = None) -> str:
+    job, _ = store.create_job(kind="batch", params={})
+    rows = [InputRow(id=f"R{i}", name=name, error=(errors or {}).get(i))
+            for i, name in enumerate(names)]
+    store.add_chunks(job.id, [rows[i:i + CHUNK_SIZE] for i in range(0, len(rows), CHUNK_SIZE)])
+    return job.id
+
+
+def _run_chunks(tasks: TaskHarness) -> None:
+    for name, args, _ in list(tasks.sent):
+        tasks.task(name).run(*args)
+
+
+def test_start_without_a_champion_fails_the_job_clearly(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry
+) -> None:
+    fake_registry.champion = None
+    job_id = _batch_job(job_store)
+
+    tasks.task("batch.start").run(job_id)
+
+    job = job_store.get(job_id)
+    assert job.state == "failed"
+    assert job.error == "no champion model yet: train one first"
+    assert tasks.sent == []
+
+
+def test_start_pins_the_champion_and_sends_one_message_per_chunk(
+    tasks: TaskHarness, job_store: JobStore
+) -> None:
+    job_id = _batch_job(job_store)  # 16 rows: chunks of 7, 7 and 2
+
+    tasks.task("batch.start").run(job_id)
+
+    job = job_store.get(job_id)
+    assert (job.state, job.stage, job.model_version) == ("running", "categorizing", 1)
+    assert tasks.sent == [("batch.chunk", [job_id, idx], {"queue": "inference"})
+                          for idx in range(3)]
+
+
+def test_start_sends_only_the_chunks_still_pending(tasks: TaskHarness,
+                                                   job_store: JobStore) -> None:
+    job_id = _batch_job(job_store)
+    job_store.put_result(job_id, 1, [("Plomería", 0.9, None)] * CHUNK_SIZE)
+
+    tasks.task("batch.start").run(job_id)
+
+    assert [args for _, args, _ in tasks.sent] == [[job_id, 0], [job_id, 2]]
+
+
+def test_start_of_a_job_with_nothing_pending_finishes_it(tasks: TaskHarness,
+                                                         job_store: JobStore) -> None:
+    job_id = _batch_job(job_store, names=NAMES[:2])
+    job_store.put_result(job_id, 0, [("Plomería", 0.9, None)] * 2)
+
+    tasks.task("batch.start").run(job_id)
+
+    assert tasks.sent == []
+    assert job_store.get(job_id).state == "succeeded"
+
+
+def test_start_of_a_cancelled_job_sends_nothing(tasks: TaskHarness, job_store: JobStore) -> None:
+    job_id = _batch_job(job_store)
+    job_store.cancel(job_id)
+
+    tasks.task("batch.start").run(job_id)
+
+    assert tasks.sent == []
+    assert job_store.get(job_id).state == "cancelled"
+
+
+def test_chunks_use_the_pinned_version_and_the_job_succeeds_when_all_are_done(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry,
+    app_pipeline: Pipeline,
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    fake_registry.promote(fake_registry.add_version(app_pipeline))  # mid-job: v2 is champion
+    chunk = tasks.task("batch.chunk")
+
+    chunk.run(job_id, 0)
+    chunk.run(job_id, 1)
+    assert job_store.get(job_id).state == "running"  # one chunk to go
+    chunk.run(job_id, 2)
+
+    job = job_store.get(job_id)
+    assert job.state == "succeeded"
+    assert job.result == {"rows": 16, "chunks": 3, "model_version": 1}
+    assert job.rows_done == 16
+    assert fake_registry.loads == [1]  # loaded once, and never the new champion
+    results = list(job_store.iter_results(job_id))
+    assert [r.name for r in results] == NAMES
+    assert [r.category for r in results] == app_pipeline.predict(NAMES).tolist()
+
+
+def test_a_chunk_run_twice_stores_its_result_once(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    calls: list[int] = []
+    categorize = worker.tasks.categorize_rows
+
+    def counting(classifier: Classifier, rows: list[InputRow]) -> Any:
+        calls.append(len(rows))
+        return categorize(classifier, rows)
+
+    monkeypatch.setattr(worker.tasks, "categorize_rows", counting)
+    chunk = tasks.task("batch.chunk")
+
+    chunk.run(job_id, 0)
+    chunk.run(job_id, 0)  # a redelivered message
+
+    assert calls == [CHUNK_SIZE]
+    assert job_store.chunks_done(job_id) == 1
+    assert job_store.get(job_id).rows_done == CHUNK_SIZE
+    _run_chunks(tasks)
+    results = list(job_store.iter_results(job_id))
+    assert [r.row for r in results] == list(range(len(NAMES)))
+
+
+class PoisonedClassifier:
+    """A classifier that raises on one particular name, whether alone or in a batch."""
+
+    def __init__(self, real: Classifier, poison: str) -> None:
+        self.real = real
+        self.poison = poison
+
+    def predict(self, name: str) -> Any:
+        if name == self.poison:
+            raise RuntimeError("the model chokes on this name")
+        return self.real.predict(name)
+
+    def predict_batch(self, names: list[str]) -> Any:
+        if self.poison in names:
+            raise RuntimeError("the model chokes on this batch")
+        return self.real.predict_batch(names)
+
+
+def test_a_poison_row_gets_its_own_error_and_the_others_succeed(
+    tasks: TaskHarness, job_store: JobStore, worker_context: WorkerContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = worker_context.models.get(1)
+    poisoned = PoisonedClassifier(real, poison=NAMES[3])
+    monkeypatch.setattr(worker_context.models, "get", lambda version: poisoned)
+    job_id = _batch_job(job_store, errors={5: "empty name"})
+    tasks.task("batch.start").run(job_id)
+
+    _run_chunks(tasks)
+
+    assert job_store.get(job_id).state == "succeeded"
+    results = list(job_store.iter_results(job_id))
+    assert results[3].error == "prediction failed: RuntimeError"
+    assert results[3].category is None
+    assert results[5].error == "empty name"  # found on intake, kept
+    others = [r for i, r in enumerate(results) if i not in (3, 5)]
+    assert [r.category for r in others] == [real.predict(r.name).category for r in others]
+    assert all(r.error is None for r in others)
+
+
+def test_a_chunk_of_a_cancelled_job_is_skipped(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    job_store.cancel(job_id)
+
+    _run_chunks(tasks)
+
+    assert job_store.chunks_done(job_id) == 0
+    assert job_store.get(job_id).state == "cancelled"
+    assert fake_registry.loads == []  # not even the model was loaded
+
+
+def test_a_chunk_whose_model_cannot_be_loaded_is_retried_then_fails_the_job(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    fake_registry.down = True  # MLflow unreachable when the worker needs the pinned version
+    chunk = tasks.task("batch.chunk")
+
+    with pytest.raises(ConnectionError):  # called directly, a retry re-raises
+        chunk.run(job_id, 0)
+    assert job_store.get(job_id).state == "running"
+
+    chunk.push_request(retries=chunk.max_retries)  # the last attempt
+    try:
+        chunk.run(job_id, 0)
+    finally:
+        chunk.pop_request()
+
+    job = job_store.get(job_id)
+    assert job.state == "failed"
+    assert job.error == ("failed after 6 attempts: ConnectionError: "
+                         "MLflow tracking server unreachable")
+
+
+def test_a_job_database_outage_is_waited_out_past_the_usual_retries(
+    tasks: TaskHarness, job_store: JobStore, worker_context: WorkerContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    chunk = tasks.task("batch.chunk")
+    retries: list[dict[str, Any]] = []
+
+    def retry(**options: Any) -> Retry:
+        retries.append(options)
+        return Retry("retrying")
+
+    def unavailable(*_: Any) -> Any:
+        raise StoreUnavailable("job database unavailable: connection refused")
+
+    monkeypatch.setattr(chunk, "retry", retry)
+    monkeypatch.setattr(worker_context.store, "get_chunk", unavailable)
+
+    chunk.push_request(retries=chunk.max_retries)  # a failure of another kind would end here
+    try:
+        with pytest.raises(Retry):
+            chunk.run(job_id, 0)
+    finally:
+        chunk.pop_request()
+
+    assert job_store.get(job_id).state == "running"
+    assert retries[0]["max_retries"] > chunk.max_retries
+    assert isinstance(retries[0]["exc"], StoreUnavailable)
+
+
+def test_version_cache_is_what_the_worker_context_holds(worker_context: WorkerContext) -> None:
+    assert isinstance(worker_context.models, VersionCache)
+    assert worker_context.models.get(1) is worker_context.models.get(1)

@@ -11,13 +11,14 @@ from api.queue import QueueUnavailable
 from core.batch import BatchInputError
 from core.data import CatalogError
 from core.jobs import JobNotFound, StoreUnavailable
-from core.registry import NoChampionError, RegistryError
+from core.registry import NoChampionError, RegistryError, RegistryUnavailable
 
 logger = logging.getLogger(__name__)
 
 _STATUS = [
     (JobNotFound, 404),
     (NoChampionError, 503),
+    (RegistryUnavailable, 503),
     (RegistryError, 404),
     (CatalogError, 400),
     (BatchInputError, 400),

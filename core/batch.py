@@ -180,7 +180,7 @@ def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         writer.writerow([row.row, neutralise(row.id), neutralise(row.name),
-                         row.category, "" if row.confidence is None else row.confidence,
+                         neutralise(row.category), "" if row.confidence is None else row.confidence,
                          neutralise(row.error)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()

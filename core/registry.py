@@ -49,6 +49,18 @@ class NoChampionError(RegistryError):
     """No model carries the champion alias yet."""
 
 
+class RegistryUnavailable(RegistryError):
+    """The MLflow tracking/registry store cannot be reached."""
+
+
+_NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+
+
+def _not_found(exc: Exception) -> bool:
+    """True when MLflow answered 'no such thing'; anything else means it did not answer."""
+    return getattr(exc, "error_code", None) in _NOT_FOUND_CODES
+
+
 @dataclass(frozen=True)
 class PromotionGate:
     min_delta: float = 0.0
@@ -109,6 +121,10 @@ class Registry:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         # Progress bars for kilobyte downloads only clutter worker logs.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # MLflow's HTTP client retries an unreachable server for minutes by default (measured:
+        # 247 s); a serving process must hear "unavailable" in seconds and keep its cached model.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         self.tracking_uri = tracking_uri
         self.model_name = model_name
         self.experiment_name = experiment_name
@@ -262,8 +278,10 @@ class Registry:
 
         try:
             return int(self.client.get_model_version_by_alias(self.model_name, alias).version)
-        except MlflowException:
-            return None
+        except MlflowException as exc:
+            if _not_found(exc):
+                return None
+            raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
 
     def promote(self, version: int) -> int | None:
         """Point the champion alias at a version; returns the previous champion's version."""
@@ -298,7 +316,9 @@ class Registry:
 
         try:
             self.client.get_model_version(self.model_name, str(version))
-        except MlflowException:
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
             raise RegistryError(f"model {self.model_name!r} has no version {version}") from None
 
     # -- reading -------------------------------------------------------------------------------
@@ -309,8 +329,10 @@ class Registry:
 
         try:
             model = self.client.get_registered_model(self.model_name)
-        except MlflowException:
-            return []
+        except MlflowException as exc:
+            if _not_found(exc):
+                return []
+            raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
         aliases: dict[str, list[str]] = {}
         for alias, version in (model.aliases or {}).items():
             aliases.setdefault(str(version), []).append(alias)

@@ -253,3 +253,18 @@ def test_logging_a_run_leaves_the_process_settings_alone(
     assert "MLFLOW_TRACKING_URI" not in os.environ
     other = Settings(_env_file=None, data_dir=tmp_path / "elsewhere")
     assert other.effective_tracking_uri.endswith("elsewhere/mlflow.db")
+
+
+def test_an_unreachable_registry_is_reported_unavailable_not_missing() -> None:
+    """A serving process must tell 'MLflow is down' from 'no such model', and hear it quickly."""
+    import time
+
+    from core.registry import Registry, RegistryUnavailable
+
+    down = Registry(tracking_uri="http://127.0.0.1:1", model_name="m", experiment_name="e")
+    started = time.monotonic()
+    with pytest.raises(RegistryUnavailable):
+        down.champion_version()
+    assert time.monotonic() - started < 30
+    with pytest.raises(RegistryUnavailable):
+        down.list_versions()

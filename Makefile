@@ -1,38 +1,65 @@
 # One task runner, obvious verbs. Every target creates the virtualenv first when it is missing.
-PYTHON ?= python3
+# The first Python 3.11+ on PATH builds the virtualenv; PYTHON=/path/to/python3.12 overrides it.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && { echo $$p; break; }; done)
+endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CATALOG ?= ../shared/data/hardware_catalog_es.csv
+QUEUE ?= inference
 
-.PHONY: install run api worker test test-unit test-integration lint bench train clean
+.PHONY: help install run api worker test test-unit test-integration lint bench train compose-config clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is needed (none found on PATH;" \
+		"set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV);" \
+		"on Debian/Ubuntu install the venv module: sudo apt-get install python3-venv" >&2; \
+		rm -rf $(VENV); exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP)  ## create the virtualenv and install the project with its dev tools
+
+run: install  ## the whole service: API + one worker per queue (PORT=8001, HOST=0.0.0.0 to move it)
+	$(PY) scripts/run.py
+
+api: install  ## only the API, in the foreground
+	$(PY) scripts/run.py api
+
+worker: install  ## only one worker, in the foreground: QUEUE=inference (default) or QUEUE=training
+	$(PY) scripts/run.py worker-$(QUEUE)
 
 test: install  ## the whole suite: unit, model, integration (real Redis, PostgreSQL, workers)
 	$(PY) -m pytest
 
-test-unit: install
+test-unit: install  ## the suite without the tests that need Redis, PostgreSQL and workers
 	$(PY) -m pytest -m "not integration"
 
-test-integration: install
+test-integration: install  ## only the tests against real services
 	$(PY) -m pytest -m integration
 
-lint: install
+lint: install  ## ruff and the import contracts
 	$(VENV)/bin/ruff check core api worker tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 
 train: install  ## train from CATALOG (default: the shared real catalog)
 	$(VENV)/bin/categorizer train --data $(CATALOG)
 
-bench: install
+bench: install  ## measure model quality on CATALOG
 	$(PY) benchmarks/model_quality.py $(CATALOG)
 
-clean:
+compose-config:  ## validate docker-compose.yml (needs `docker compose` or `docker-compose`)
+	@export ADMIN_API_KEY=$${ADMIN_API_KEY:-config-check} POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-x}; \
+	if docker compose version >/dev/null 2>&1; then docker compose config -q; \
+	else docker-compose config -q; fi && echo "docker-compose.yml is valid"
+
+clean:  ## remove the virtualenv and caches (not DATA_DIR's stores)
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

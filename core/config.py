@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     admin_api_key: SecretStr = SecretStr("change-me")
 
+    host: str = Field(default="127.0.0.1", description="Where `make run` serves the API.")
+    port: int = Field(default=8000, ge=1, le=65535, description="The API's port for `make run`.")
+
     training_data: str | None = Field(
         default=None,
         description="Source for GET /training: CSV path or SQLAlchemy URL; default the sample.",

@@ -201,8 +201,10 @@ class Registry:
                 serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
             )
             self._ensure_registered()
+            # A tracking server only accepts a `models:/m-...` source with its model id.
             version = self.client.create_model_version(
                 self.model_name, info.model_uri, run_id=run.info.run_id,
+                model_id=info.model_id,
             )
             self.client.set_model_version_tag(
                 self.model_name, version.version, "macro_f1", f"{metrics['macro_f1']:.6f}"

@@ -1,0 +1,220 @@
+"""`make run` (scripts/run.py): its checks, its commands, and one real start, use and stop."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import psutil
+import pytest
+
+from tests.deploy.running import Launch, free_port, isolated_env, port_is_free, run_once
+
+# -- the checks before anything starts ---------------------------------------------------------
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def test_a_free_port_has_no_problem(launcher: ModuleType) -> None:
+    assert launcher.port_problem("127.0.0.1", free_port()) is None
+
+
+def test_a_busy_port_is_named_with_a_free_one_to_use(launcher: ModuleType, busy_port: int) -> None:
+    problem = launcher.port_problem("127.0.0.1", busy_port)
+
+    assert problem is not None
+    assert f"port {busy_port} on 127.0.0.1 is already in use" in problem
+    suggested = int(problem.rsplit("PORT=", 1)[1].split()[0])
+    assert suggested != busy_port
+    assert port_is_free(suggested)
+
+
+def test_a_busy_port_stops_make_run_with_one_line_and_no_traceback(
+    busy_port: int, tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    result = run_once(isolated_env(PORT=busy_port, DATA_DIR=data_dir))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith(f"make run: port {busy_port} on 127.0.0.1 is already in use")
+    assert result.stderr.count("\n") == 1
+    assert "PORT=" in result.stderr
+    assert not data_dir.exists()  # it refused before creating or training anything
+
+
+def test_an_unreachable_redis_is_one_clear_line(tmp_path: Path) -> None:
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_once(isolated_env(REDIS_URL=nobody, PORT=free_port(), DATA_DIR=tmp_path))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"Redis at {nobody} is unreachable" in result.stderr
+    assert "unset REDIS_URL to use the embedded broker" in result.stderr
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = run_once(isolated_env(PORT="eighty", DATA_DIR=tmp_path))
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("make run: bad configuration: PORT:")
+
+
+def test_passwords_stay_out_of_the_logs(launcher: ModuleType) -> None:
+    url = "postgresql+psycopg://store:s3cret@db:5432/jobs"
+
+    assert launcher.redacted(url) == "postgresql+psycopg://store:***@db:5432/jobs"
+    assert launcher.redacted("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert launcher.redacted("redis://redis:6379/0") == "redis://redis:6379/0"
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+
+def test_every_routed_queue_has_a_worker(launcher: ModuleType) -> None:
+    from worker.celery_app import INFERENCE_QUEUE, TASK_ROUTES
+
+    commands = launcher.service_commands("127.0.0.1", 8000)
+    consumed = set()
+    for name, argv in commands.items():
+        if name.startswith("worker-"):
+            consumed.update(argv[argv.index("-Q") + 1].split(","))
+    routed = {route["queue"] for route in TASK_ROUTES.values()} | {INFERENCE_QUEUE}
+
+    assert routed <= consumed
+    assert set(commands) == {"api", "worker-training", "worker-inference"}
+
+
+def test_the_api_command_serves_the_app_on_the_given_address(launcher: ModuleType) -> None:
+    assert launcher.api_command("0.0.0.0", 8123) == (
+        "uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8123")
+
+
+def test_training_runs_one_job_at_a_time_per_host(launcher: ModuleType) -> None:
+    argv = launcher.WORKER_COMMANDS["worker-training"]
+
+    assert argv[argv.index("--concurrency") + 1] == "1"
+
+
+def test_console_scripts_come_from_the_running_virtualenv(launcher: ModuleType) -> None:
+    resolved = launcher.resolve(["celery", "--version"])
+
+    assert Path(resolved[0]).parent == Path(sys.executable).parent
+    assert resolved[1:] == ["--version"]
+
+
+# -- stopping ----------------------------------------------------------------------------------
+
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_a_child_that_ignores_sigterm_is_killed_with_its_whole_group(launcher: ModuleType) -> None:
+    console = launcher.Console()
+    child = launcher.Child("stubborn", [sys.executable, "-c", STUBBORN], console,
+                           isolated_env()).start()
+    deadline = time.monotonic() + 30
+    while not child.tail and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int(child.tail[0])
+
+    started = time.monotonic()
+    launcher.stop_all([child], console, grace=1.0)
+
+    assert time.monotonic() - started < 10
+    assert child.exit_code() == -signal.SIGKILL
+    assert _gone([grandchild]) == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _gone(pids: list[int], timeout: float = 5.0) -> list[int]:
+    """The pids still alive once `timeout` has passed (a killed process takes a moment to die)."""
+    deadline = time.monotonic() + timeout
+    while (alive := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
+
+
+# -- the real thing ----------------------------------------------------------------------------
+
+
+def _curl_from_banner(launch: Launch) -> httpx.Response:
+    """Send the request that the printed, ready-to-paste curl command describes."""
+    line = next(text for text in launch.lines if text.strip().startswith("curl "))
+    words = shlex.split(line)
+    url = next(word for word in words if word.startswith("http://"))
+    body = json.loads(words[words.index("-d") + 1])
+    return httpx.post(url, json=body, timeout=10)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(420)
+def test_make_run_trains_serves_stops_every_process_and_starts_again(tmp_path: Path) -> None:
+    port = free_port()
+    env = isolated_env(DATA_DIR=tmp_path / "data", PORT=port)
+    base = f"http://127.0.0.1:{port}"
+
+    first = Launch(env)
+    try:
+        first.wait_for("press Ctrl-C to stop everything", timeout=300)
+        assert "no champion model yet" in first.output
+        assert f"docs       {base}/docs" in first.output
+        assert "X-API-Key: change-me" in first.output
+        answer = httpx.post(f"{base}/v1/categorizer/inference",
+                            json={"product_list": ["taladro"]}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["categories"] == ["Herramientas"]
+        assert _curl_from_banner(first).status_code == 200
+        started = psutil.Process(first.process.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in started)
+        assert "uvicorn api.main:app" in names
+        assert "-Q training" in names
+        assert "-Q inference" in names
+
+        assert first.stop(signal.SIGINT) == 0
+        assert _gone([p.pid for p in started]) == []
+        assert port_is_free(port)
+        assert "every process stopped" in first.output
+    finally:
+        first.kill()
+
+    second = Launch(env)
+    try:
+        second.wait_for("press Ctrl-C to stop everything", timeout=120)
+        assert "no champion model yet" not in second.output
+        assert "champion is v1" in second.output
+        answer = httpx.post(f"{base}/v1/categorizer/inference",
+                            json={"product_list": ["tubo pvc 1/2"]}, timeout=10)
+        assert answer.json()["categories"] == ["Plomería"]
+        started = psutil.Process(second.process.pid).children(recursive=True)
+
+        assert second.stop(signal.SIGTERM) == 0
+        assert _gone([p.pid for p in started]) == []
+    finally:
+        second.kill()

@@ -10,8 +10,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CATALOG ?= ../shared/data/hardware_catalog_es.csv
 QUEUE ?= inference
+MINUTES ?= 10
 
-.PHONY: help install run api worker test test-unit test-integration lint bench train compose-config clean
+.PHONY: help install run api worker test test-unit test-integration test-faults lint bench soak train compose-config clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -45,6 +46,12 @@ test-unit: install  ## the suite without the tests that need Redis, PostgreSQL a
 
 test-integration: install  ## only the tests against real services
 	$(PY) -m pytest -m integration
+
+test-faults: install  ## fault-injection tests and the API fuzz (real Redis, PostgreSQL, workers)
+	$(PY) -m pytest tests/faults tests/api/test_fuzz.py
+
+soak: install  ## mixed traffic for MINUTES (default 10) against 1 API + 2 workers
+	$(PY) benchmarks/soak.py --minutes $(MINUTES)
 
 lint: install  ## ruff and the import contracts
 	$(VENV)/bin/ruff check core api worker tests benchmarks scripts

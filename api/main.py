@@ -14,6 +14,7 @@ from api.deps import AppState
 from api.errors import install_error_handlers
 from api.queue import TaskQueue
 from api.routes import batch, health, inference, jobs, models
+from api.schemas import problems
 from api.uploads import BodySizeLimit
 from core.config import Settings, get_settings
 from core.jobs import JobStore
@@ -74,8 +75,10 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.add_middleware(BodySizeLimit, max_json=limits.max_request_bytes,
                        max_upload=limits.max_upload_bytes)
     install_error_handlers(app)
+    # Every route can meet these: a malformed or oversize body, and a dependency that is down.
+    common = problems(400, 413, 422, 503)
     for module in (health, inference, jobs, batch, models):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=common)
     return app
 
 

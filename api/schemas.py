@@ -141,7 +141,27 @@ class PromotionPublic(BaseModel):
 
 
 class Problem(BaseModel):
-    detail: str
+    """An error: what is wrong, in words (or, for a malformed body, pydantic's list of errors)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+_PROBLEMS = {
+    400: "unreadable body or CSV",
+    401: "missing X-API-Key header",
+    403: "invalid API key",
+    404: "no such job or model version",
+    409: "the job is not in a state that allows this",
+    413: "request, upload or batch over the configured limit",
+    415: "unsupported content type",
+    422: "invalid input; the detail says what is wrong",
+    503: "a dependency (queue, database, registry, model) is unavailable; retry later",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error answers, all shaped as `Problem`."""
+    return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
 
 
 class ReadinessPublic(BaseModel):

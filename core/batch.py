@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import IO, Any
 
 from core.jobs import InputRow, ResultRow
-from core.prediction import Classifier
+from core.prediction import Classifier, collector_paused
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,9 @@ ID_COLUMNS = ("id", "sku", "product_id")
 _DELIMITERS = ",;\t|"
 # Cells starting with these are run as formulas by spreadsheets (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Undecodable bytes ride through the CSV reader as these surrogate escapes.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BatchInputError(ValueError):
@@ -31,7 +35,7 @@ class BatchInputError(ValueError):
 
 def check_name(name: str, *, max_length: int) -> str | None:
     """Why a name cannot be categorized, or None when it can."""
-    if any("\udc80" <= ch <= "\udcff" for ch in name):
+    if _UNDECODABLE.search(name):
         return "name is not valid UTF-8 text"
     if not name.strip():
         return "empty name"
@@ -42,6 +46,8 @@ def check_name(name: str, *, max_length: int) -> str | None:
 
 def _storable(name: str) -> str:
     # Undecodable bytes ride as surrogate escapes; store them visibly replaced instead.
+    if name.isascii() or not _SURROGATE.search(name):  # no surrogate: the round trip is a no-op
+        return name
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
@@ -63,8 +69,8 @@ def rows_from_items(items: Iterable[tuple[Any, Any]], *, max_length: int) -> Ite
 def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
     """Rows from a CSV upload with a `name` column (and optionally an `id` column).
 
-    The delimiter (, ; tab or |) is the one the header splits on. Raises BatchInputError before yielding
-    anything if the upload is not CSV text or has no name column.
+    The delimiter (, ; tab or |) is the one the header splits on. Raises BatchInputError before
+    yielding anything if the upload is not CSV text or has no name column.
     """
     head = stream.read(64 * 1024)
     if b"\x00" in head:
@@ -88,8 +94,8 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
     id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
     try:
         for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # blank line, not a product
+            if not "".join(row).strip():
+                continue  # blank line (or only blank cells), not a product
             name = row[name_at] if name_at < len(row) else ""
             row_id = row[id_at] if id_at is not None and id_at < len(row) else None
             yield make_row(row_id, name, max_length=max_length)
@@ -133,7 +139,11 @@ class _Prepend(io.RawIOBase):
 
 def chunked(rows: Iterable[InputRow], size: int) -> Iterator[list[InputRow]]:
     iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
+    while True:
+        with collector_paused():  # reading a chunk allocates a few objects per row: see there
+            chunk = list(islice(iterator, size))
+        if not chunk:
+            return
         yield chunk
 
 
@@ -141,18 +151,28 @@ def categorize_rows(
     classifier: Classifier, rows: list[InputRow]
 ) -> list[tuple[str | None, float | None, str | None]]:
     """(category, confidence, error) for every row, in order; one bad row never sinks the rest."""
+    with collector_paused():
+        return _categorize_rows(classifier, rows)
+
+
+def _categorize_rows(
+    classifier: Classifier, rows: list[InputRow]
+) -> list[tuple[str | None, float | None, str | None]]:
     results: list[tuple[str | None, float | None, str | None]] = [
         (None, None, row.error) for row in rows
     ]
     valid = [i for i, row in enumerate(rows) if row.error is None]
+    # Catalogs repeat names (a real one repeats about a quarter of its rows): each distinct name
+    # in the chunk is categorized once, and its answer given to every row that carries it.
+    distinct = list(dict.fromkeys(rows[i].name for i in valid))
     try:
-        predictions = classifier.predict_batch([rows[i].name for i in valid])
+        answers = dict(zip(distinct, classifier.predict_batch(distinct), strict=True))
     except Exception:
         logger.exception("batch prediction failed; retrying row by row")
-        predictions = None
-    for position, i in enumerate(valid):
-        if predictions is not None:
-            prediction = predictions[position]
+        answers = None
+    for i in valid:
+        if answers is not None:
+            prediction = answers[rows[i].name]
         else:
             try:
                 prediction = classifier.predict(rows[i].name)

@@ -77,6 +77,10 @@ class JobNotFound(LookupError):
     """No job with that id (never created, or expired)."""
 
 
+class EmptyBatch(ValueError):
+    """A batch with no rows at all."""
+
+
 class StoreUnavailable(RuntimeError):
     """The job database cannot be reached."""
 
@@ -350,6 +354,40 @@ class JobStore:
         return bytes(content)
 
     # -- batch rows ----------------------------------------------------------------------------
+
+    def create_batch(
+        self, chunks: Iterable[list[InputRow]], *, idempotency_key: str | None = None
+    ) -> tuple[Job, bool]:
+        """Record a queued batch job with all its rows in one transaction: all or nothing.
+
+        An intake cut short (a database outage, a client gone, a limit hit) leaves no
+        half-written job behind for an idempotent retry to find. Returns (job, created).
+        """
+        job_id = uuid.uuid4().hex
+        try:
+            with self._begin() as connection:
+                connection.execute(jobs_table.insert().values(
+                    id=job_id, kind="batch", state="queued", params={}, attempts=0,
+                    idempotency_key=idempotency_key, created_at=_now(),
+                ))
+                total = n_chunks = 0
+                for rows in chunks:
+                    connection.execute(chunks_table.insert().values(
+                        job_id=job_id, idx=n_chunks, first_row=total, n_rows=len(rows),
+                        rows=_pack([[r.id, r.name, r.error] for r in rows]),
+                    ))
+                    total += len(rows)
+                    n_chunks += 1
+                if total == 0:
+                    raise EmptyBatch("the batch has no rows")
+                connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                                   .values(total_rows=total, n_chunks=n_chunks))
+        except sa.exc.IntegrityError:
+            existing = self._by_key(idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing, False  # a concurrent request with the same key won the race
+        return self.get(job_id), True
 
     def add_chunks(self, job_id: str, chunks: Iterable[list[InputRow]]) -> tuple[int, int]:
         """Store a job's input rows chunk by chunk; returns (total rows, number of chunks)."""

@@ -6,17 +6,34 @@ TF-IDF + linear pipelines this project trains, `LeanLinearScorer` does the same 
 handful of vocabulary hits with the fitted vocabularies, idf weights and coefficients, and gives
 the pipeline's own predictions (checked against it in tests and in the benchmark). Any other
 pipeline falls back to scikit-learn.
+
+Most of what is left is text work: the character n-grams of every word, looked up one by one in
+the vocabulary. `char_wb` n-grams never cross a space, so a word's vocabulary columns depend on
+the word alone; they are memoized per word (a bounded LRU), as the normalizer memoizes stems.
+A catalog's words repeat far more than its names do (sizes, brands, materials), so a new name
+mostly costs the lookups of words seen before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+WORD_CACHE_SIZE = 1 << 16  # distinct words whose n-gram columns a process remembers
+_MISSING = -1  # the column of a term outside the vocabulary
+# 1 + log(tf), indexed by the term count tf, computed as scikit-learn computes it.
+_SUBLINEAR_TF = np.concatenate([[0.0], np.log(np.arange(1, 1024, dtype=np.float64)) + 1.0])
 
 
 @dataclass(frozen=True)
@@ -26,8 +43,42 @@ class CategoryPrediction:
     top_k: list[tuple[str, float]]
 
 
+class _Block:
+    """One TF-IDF vectorizer of the union: its analyzer and its terms' stacked columns."""
+
+    def __init__(self, vec: TfidfVectorizer, offset: int) -> None:
+        self.analyzer = vec.build_analyzer()
+        self.terms = {term: offset + int(column) for term, column in vec.vocabulary_.items()}
+        # char_wb pads and splits on whitespace and nothing else (no preprocessing, case folding,
+        # accent stripping or decoding): a text's n-grams are its words' n-grams, word by word.
+        self.word_wise = (vec.analyzer == "char_wb" and vec.preprocessor is None
+                          and not vec.lowercase and vec.strip_accents is None
+                          and vec.input == "content")
+        self.word_columns = lru_cache(maxsize=WORD_CACHE_SIZE)(self.columns)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["word_columns"]  # a cache, and not picklable: made anew on unpickling
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.word_columns = lru_cache(maxsize=WORD_CACHE_SIZE)(self.columns)
+
+    def columns(self, text: str) -> tuple[int, ...]:
+        """Vocabulary columns of the text's terms, repeated as often as the terms occur."""
+        # map/filter keep the per-term work in C: a name has a hundred-odd n-grams.
+        return tuple(filter(_MISSING.__ne__,
+                            map(self.terms.get, self.analyzer(text), repeat(_MISSING))))
+
+    def counts(self, text: str) -> Counter[int]:
+        if self.word_wise:
+            return Counter(chain.from_iterable(map(self.word_columns, text.split())))
+        return Counter(self.columns(text))
+
+
 class LeanLinearScorer:
-    """Decision scores of a normalize -> TF-IDF (union) -> linear-model pipeline, for one name."""
+    """Decision scores of a normalize -> TF-IDF (union) -> linear-model pipeline."""
 
     def __init__(self, pipeline: Pipeline) -> None:
         steps = dict(pipeline.steps)
@@ -39,16 +90,20 @@ class LeanLinearScorer:
         )
         if isinstance(features, FeatureUnion) and features.transformer_weights:
             raise TypeError("weighted feature unions are not supported by the lean path")
-        self.blocks = []
+        self.blocks: list[_Block] = []
+        idf: list[np.ndarray] = []
         offset = 0
         for vec in vectorizers:
             if not isinstance(vec, TfidfVectorizer) or vec.norm != "l2" or not vec.use_idf:
                 raise TypeError("the lean path needs l2-normalized TF-IDF vectorizers")
-            vocabulary = dict(vec.vocabulary_)
-            self.blocks.append(
-                (vec.build_analyzer(), vocabulary, np.asarray(vec.idf_), vec.sublinear_tf, offset)
-            )
-            offset += len(vocabulary)
+            self.blocks.append(_Block(vec, offset))
+            idf.append(np.asarray(vec.idf_, dtype=np.float64))
+            offset += len(vec.vocabulary_)
+        if len({bool(vec.sublinear_tf) for vec in vectorizers}) != 1:
+            raise TypeError("the lean path needs the vectorizers to agree on sublinear_tf")
+        self.sublinear = bool(vectorizers[0].sublinear_tf)
+        self.idf = np.concatenate(idf)
+        self.n_features = offset
         classifier = steps["classifier"]
         coef = np.asarray(classifier.coef_, dtype=np.float64)
         if coef.shape[1] != offset:
@@ -57,30 +112,64 @@ class LeanLinearScorer:
         self.intercept = np.asarray(classifier.intercept_, dtype=np.float64)
         self.classes = [str(c) for c in classifier.classes_]
 
+    def _terms(self, names: Sequence[str]) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Every name's (column, count) pairs, block after block.
+
+        Returns (columns, counts, lengths, ends): `lengths` are the sizes of the non-empty
+        (name, block) segments in order, and `ends[i]` is where name i's pairs end.
+        """
+        columns: list[int] = []
+        counts: list[int] = []
+        lengths: list[int] = []
+        ends: list[int] = []
+        normalize = self.normalizer.normalize
+        for name in names:
+            text = normalize(name)
+            for block in self.blocks:
+                found = block.counts(text)
+                if found:
+                    lengths.append(len(found))
+                    columns += found.keys()
+                    counts += found.values()
+            ends.append(len(columns))
+        return columns, counts, lengths, ends
+
+    def _weights(self, columns: list[int], counts: list[int],
+                 lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """TF-IDF weights, l2-normalized within each segment (a name's block)."""
+        index = np.array(columns, dtype=np.intp)
+        if not self.sublinear:
+            weights = np.array(counts, dtype=np.float64)
+        elif max(counts) < len(_SUBLINEAR_TF):
+            weights = _SUBLINEAR_TF[counts]
+        else:
+            weights = np.log(np.array(counts, dtype=np.float64)) + 1.0
+        weights *= self.idf[index]
+        squares = weights * weights
+        if len(lengths) == 1:
+            weights /= np.sqrt(squares.sum())
+        else:
+            starts = np.zeros(len(lengths), dtype=np.intp)
+            np.cumsum(lengths[:-1], out=starts[1:])
+            weights /= np.repeat(np.sqrt(np.add.reduceat(squares, starts)), lengths)
+        return index, weights
+
     def decision(self, name: str) -> np.ndarray:
-        text = self.normalizer.normalize(name)
-        indices: list[np.ndarray] = []
-        values: list[np.ndarray] = []
-        for analyzer, vocabulary, idf, sublinear, offset in self.blocks:
-            counts: dict[int, int] = {}
-            for term in analyzer(text):
-                index = vocabulary.get(term)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-            if sublinear:
-                tf = np.log(tf) + 1.0
-            weights = tf * idf[idx]
-            weights /= np.sqrt(weights @ weights)
-            indices.append(idx + offset)
-            values.append(weights)
-        if not indices:
+        columns, counts, lengths, _ = self._terms((name,))
+        if not columns:
             return self.intercept.copy()
-        idx = np.concatenate(indices)
-        return np.concatenate(values) @ self.coef_t[idx] + self.intercept
+        index, weights = self._weights(columns, counts, lengths)
+        return weights @ self.coef_t[index] + self.intercept
+
+    def decisions(self, names: Sequence[str]) -> np.ndarray:
+        """Decision scores of many names, (names, classes): one sparse product for them all."""
+        columns, counts, lengths, ends = self._terms(names)
+        if not columns:
+            return np.tile(self.intercept, (len(names), 1))
+        index, weights = self._weights(columns, counts, lengths)
+        features = sp.csr_matrix((weights, index, np.array([0, *ends], dtype=np.intp)),
+                                 shape=(len(names), self.n_features))
+        return np.asarray(features @ self.coef_t) + self.intercept
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -90,10 +179,31 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 def _to_probabilities(decision: np.ndarray) -> np.ndarray:
     """Linear decision scores to class probabilities, as LogisticRegression computes them."""
-    if decision.ndim == 1 and decision.shape[0] == 1 or decision.ndim == 2 and decision.shape[1] == 1:
+    binary = decision.shape == (1,) or decision.ndim == 2 and decision.shape[1] == 1
+    if binary:
         positive = 1.0 / (1.0 + np.exp(-decision.reshape(-1)))
         return np.stack([1.0 - positive, positive], axis=-1).squeeze()
     return _softmax(decision)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold off Python's cyclic garbage collector for a short burst of allocations.
+
+    A batch allocates a few objects per name (term lists, tuples, predictions), all freed by
+    reference counting, yet enough of them to set off collections that walk every object in a
+    process that has imported scikit-learn, MLflow and the rest: a quarter of a worker's time
+    went there. Nothing in a batch makes reference cycles; any made elsewhere meanwhile are
+    collected once the collector is back on.
+    """
+    if not gc.isenabled():  # paused by someone else (another batch in another thread)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class Classifier:
@@ -120,18 +230,32 @@ class Classifier:
         """Categorize many names in one vectorized pass."""
         if not names:
             return []
-        probabilities = self._batch_probabilities(list(names))
-        return [self._prediction(row) for row in probabilities]
+        with collector_paused():
+            probabilities = self._batch_probabilities(list(names))
+            # Ranked for every row at once and read back as Python floats: numpy calls per row,
+            # on a handful of classes, cost more than the ranking itself.
+            orders = np.argsort(-probabilities, axis=1, kind="stable")[:, : self.top_k].tolist()
+            return [self._ranked(row, order)
+                    for row, order in zip(probabilities.tolist(), orders, strict=True)]
 
     def _batch_probabilities(self, names: list[str]) -> np.ndarray:
+        if self.lean is not None:
+            decisions = self.lean.decisions(names)
+            if decisions.shape[1] > 1:
+                return _softmax(decisions)
+            positive = 1.0 / (1.0 + np.exp(-decisions[:, 0]))
+            return np.stack([1.0 - positive, positive], axis=-1)
         classifier = self.pipeline[-1]
         if hasattr(classifier, "predict_proba"):
             return np.asarray(self.pipeline.predict_proba(names))
         return _to_probabilities(np.asarray(self.pipeline.decision_function(names)))
 
     def _prediction(self, probabilities: np.ndarray) -> CategoryPrediction:
-        order = np.argsort(-probabilities, kind="stable")[: self.top_k]
-        top = [(self.classes[i], round(float(probabilities[i]), 6)) for i in order]
+        order = np.argsort(-probabilities, kind="stable")[: self.top_k].tolist()
+        return self._ranked(probabilities.tolist(), order)
+
+    def _ranked(self, probabilities: list[float], order: list[int]) -> CategoryPrediction:
+        top = [(self.classes[i], round(probabilities[i], 6)) for i in order]
         return CategoryPrediction(category=top[0][0], confidence=top[0][1], top_k=top)
 
     def describe(self) -> dict[str, Any]:

@@ -33,6 +33,9 @@ def broker_settings(settings: Settings) -> dict[str, Any]:
             "broker_transport_options": {
                 "visibility_timeout": settings.training_time_limit * 2,
                 "socket_connect_timeout": 3,
+                # Look for expired unacked messages every tick, not every 10th: a worker killed
+                # outright gets its chunks back one visibility timeout later, not ~100 s more.
+                "unacked_restore_throttle": 1,
             },
             "result_backend_transport_options": {"retry_policy": {"timeout": 5.0}},
         }

@@ -14,7 +14,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from core.batch import categorize_rows
 from core.data import CatalogError, parse_csv_catalog
-from core.jobs import JobNotFound, StoreUnavailable
+from core.jobs import JobNotFound, JobStore, StoreUnavailable
+from core.prediction import Classifier, collector_paused
 from core.registry import RegistryError
 from core.service import train_and_register
 from worker.celery_app import INFERENCE_QUEUE
@@ -32,7 +33,6 @@ class JobCancelled(Exception):
 
 def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
     """Retry with backoff while attempts remain, then record a final failure that says why."""
-    store = get_context().store
     retries = task.request.retries
     if isinstance(exc, StoreUnavailable) and retries < DATABASE_OUTAGE_RETRIES:
         # The job store is where the failure would be recorded: wait the outage out.
@@ -42,7 +42,8 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
     if retries < task.max_retries:
         logger.warning("job %s: %s; retry %d of %d", job_id, exc, retries + 1, task.max_retries)
         raise task.retry(exc=exc, countdown=min(60, 2 ** (retries + 1)))
-    store.fail(job_id, f"failed after {retries + 1} attempts: {exc.__class__.__name__}: {exc}")
+    get_context().store.fail(
+        job_id, f"failed after {retries + 1} attempts: {exc.__class__.__name__}: {exc}")
 
 
 @shared_task(name="training.run", bind=True, max_retries=3)
@@ -105,9 +106,9 @@ def _run_training(self: Task, job_id: str) -> None:
 @shared_task(name="batch.start", bind=True, max_retries=5)
 def start_batch(self: Task, job_id: str) -> None:
     """Pin the champion version for a batch job and fan its chunks out to inference workers."""
-    ctx = get_context()
-    store = ctx.store
     try:
+        ctx = get_context()  # a fresh process creates the schema here: it may meet an outage
+        store = ctx.store
         job = store.get(job_id)
         if job.terminal:
             return
@@ -131,21 +132,27 @@ def start_batch(self: Task, job_id: str) -> None:
 @shared_task(name="batch.chunk", bind=True, max_retries=5)
 def process_chunk(self: Task, job_id: str, idx: int) -> None:
     """Categorize one stored chunk of a batch job and store its results once."""
-    ctx = get_context()
-    store = ctx.store
     try:
+        ctx = get_context()
+        store = ctx.store
         job = store.get(job_id)
         if job.state != "running" or job.model_version is None:
             return  # cancelled or failed: stop consuming this worker
         if not store.has_result(job_id, idx):
             classifier = ctx.models.get(job.model_version)
-            rows = store.get_chunk(job_id, idx)
-            store.put_result(job_id, idx, categorize_rows(classifier, rows))
+            # A chunk is a few objects per row, all freed by the time _categorize_chunk returns:
+            # the cyclic collector is held off until then (see core.prediction.collector_paused).
+            with collector_paused():
+                _categorize_chunk(store, classifier, job_id, idx)
         _finish_if_complete(job_id)
     except JobNotFound:
         return
     except Exception as exc:
         _give_up(self, job_id, exc)
+
+
+def _categorize_chunk(store: JobStore, classifier: Classifier, job_id: str, idx: int) -> None:
+    store.put_result(job_id, idx, categorize_rows(classifier, store.get_chunk(job_id, idx)))
 
 
 def _finish_if_complete(job_id: str) -> None:

@@ -12,10 +12,17 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep
 from api.routes.jobs import accepted, enqueue_job, job_public
-from api.schemas import BatchJobCreate, BatchResultItem, BatchResultsPage, JobAccepted, JobPublic
+from api.schemas import (
+    BatchJobCreate,
+    BatchResultItem,
+    BatchResultsPage,
+    JobAccepted,
+    JobPublic,
+    problems,
+)
 from api.uploads import upload_file
 from core.batch import chunked, results_csv_lines, rows_from_csv, rows_from_items
-from core.jobs import InputRow, Job
+from core.jobs import EmptyBatch, InputRow, Job
 
 router = APIRouter(tags=["batch"])
 
@@ -39,8 +46,7 @@ class _RowLimit:
 
 @router.post(
     "/v1/batch-jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
-    responses={400: {"description": "unreadable CSV"}, 413: {"description": "too large"},
-               503: {"description": "queue or database unavailable"}},
+    responses=problems(415),
     openapi_extra={"requestBody": {"content": {
         "application/json": {"schema": BatchJobCreate.model_json_schema()},
         "multipart/form-data": {"schema": {
@@ -55,10 +61,14 @@ async def create_batch_job(
     settings = state.settings
     if idempotency_key:
         existing = state.store.find_by_key(idempotency_key)
-        if existing is not None and not (existing.state == "failed" and existing.task_id is None):
-            return accepted(response, existing)
-        if existing is not None:  # its enqueue failed (503): release the key, record it anew
-            state.store.delete(existing.id)
+        if existing is not None and existing.task_id is None:
+            if existing.state == "failed":  # its enqueue failed (503): record it anew
+                state.store.delete(existing.id)
+                existing = None
+            elif existing.state == "queued":  # recorded, but the 503 came before its enqueue
+                enqueue_job(state, existing, BATCH_TASK)
+        if existing is not None:
+            return accepted(response, state.store.get(existing.id))
     content_type = request.headers.get("content-type", "")
     form = None
     if content_type.startswith("multipart/form-data"):
@@ -98,24 +108,17 @@ def _prepend(first: InputRow | None, rest: Iterator[InputRow]) -> Iterator[Input
 
 
 def _record(state: StateDep, rows: Iterator[InputRow], key: str | None) -> Job:
-    """Write the job record and its chunks; an intake error removes the half-written job."""
+    """Write the job record and all its chunks in one transaction."""
     settings = state.settings
-    job, created = state.store.create_job(kind="batch", params={}, idempotency_key=key)
-    if not created:
-        return job
+    chunks = chunked(_RowLimit(rows, settings.max_batch_rows), settings.batch_chunk_size)
     try:
-        total, _ = state.store.add_chunks(
-            job.id, chunked(_RowLimit(rows, settings.max_batch_rows), settings.batch_chunk_size))
-    except Exception:
-        state.store.delete(job.id)
-        raise
-    if total == 0:
-        state.store.delete(job.id)
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the batch has no rows")
-    return state.store.get(job.id)
+        job, _ = state.store.create_batch(chunks, idempotency_key=key)
+    except EmptyBatch as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return job
 
 
-@router.get("/v1/batch-jobs/{job_id}", response_model=JobPublic)
+@router.get("/v1/batch-jobs/{job_id}", response_model=JobPublic, responses=problems(404))
 def get_batch_job(job_id: str, state: StateDep) -> JobPublic:
     """Report a batch job's state and progress."""
     return job_public(_batch(state, job_id, finished=False))
@@ -134,7 +137,7 @@ def _batch(state: StateDep, job_id: str, *, finished: bool) -> Job:
 
 
 @router.get("/v1/batch-jobs/{job_id}/results", response_model=BatchResultsPage,
-            responses={404: {"description": "unknown job"}, 409: {"description": "not done"}})
+            responses=problems(404, 409))
 def get_batch_results(
     job_id: str, state: StateDep,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -149,7 +152,7 @@ def get_batch_results(
 
 
 @router.get("/v1/batch-jobs/{job_id}/results.csv", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}}, 409: {"description": "not done"}})
+            responses={200: {"content": {"text/csv": {}}}, **problems(404, 409)})
 def download_batch_results(job_id: str, state: StateDep) -> StreamingResponse:
     """Download a finished batch job's whole result as CSV (formula cells neutralised)."""
     _batch(state, job_id, finished=True)

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from api.deps import ClassifierDep, StateDep
-from api.schemas import CategoryPrediction, CategoryScore, InferenceRequest, InferenceResponse
+from api.deps import get_classifier, get_state
+from api.schemas import (
+    CategoryPrediction,
+    CategoryScore,
+    InferenceRequest,
+    InferenceResponse,
+    problems,
+)
 from core.batch import check_name
 
 router = APIRouter(tags=["inference"])
 
 
 # `async def` on purpose: a lean prediction takes well under a millisecond of CPU, less than a
-# hop to the thread pool would cost, so it runs on the event loop directly.
+# hop to the thread pool would cost, so it runs on the event loop directly. For the same reason
+# the state and the model are read here rather than through the `def` dependencies, which FastAPI
+# would run on the thread pool, two hops per request (they cost more than the prediction, and
+# halved the requests/s under 32 concurrent clients; see BENCHMARKS.md). The answer is built as
+# the response model and serialized once: returning the model would have FastAPI validate it a
+# second time.
 @router.post("/v1/categorizer/inference", response_model=InferenceResponse,
-             responses={422: {"description": "bad input"}, 503: {"description": "no model"}})
-async def categorize(body: InferenceRequest, classifier: ClassifierDep,
-                     state: StateDep) -> InferenceResponse:
+             responses=problems(413))
+async def categorize(body: InferenceRequest, request: Request) -> Response:
     """Categorize product names with the champion model."""
+    state = get_state(request)
+    classifier = get_classifier(state)  # NoChampionError -> 503 in api.errors
     limit = state.settings.max_inference_items
     if len(body.product_list) > limit:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
@@ -28,7 +40,7 @@ async def categorize(body: InferenceRequest, classifier: ClassifierDep,
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"product_list[{index}]: {problem}")
     predictions = [classifier.predict(name) for name in body.product_list]
-    return InferenceResponse(
+    answer = InferenceResponse(
         categories=[p.category for p in predictions],
         predictions=[
             CategoryPrediction(
@@ -40,3 +52,4 @@ async def categorize(body: InferenceRequest, classifier: ClassifierDep,
         model_name=classifier.name,
         model_version=classifier.version,
     )
+    return Response(answer.model_dump_json(), media_type="application/json")

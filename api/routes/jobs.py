@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, StateDep
-from api.schemas import JobAccepted, JobProgress, JobPublic, TrainingJobCreate
+from api.schemas import JobAccepted, JobProgress, JobPublic, TrainingJobCreate, problems
 from api.uploads import read_upload
 from core.data import SAMPLE_CATALOG, is_sql_url, parse_csv_catalog
 from core.jobs import Job
@@ -55,6 +55,7 @@ def enqueue_job(state: StateDep, job: Job, task_name: str) -> None:
 
 @router.post("/v1/training-jobs", status_code=status.HTTP_202_ACCEPTED,
              response_model=JobAccepted, dependencies=[AdminDep],
+             responses=problems(401, 403, 415),
              openapi_extra={"requestBody": {"content": {
                  "application/json": {"schema": TrainingJobCreate.model_json_schema()},
                  "multipart/form-data": {"schema": {
@@ -93,7 +94,7 @@ async def create_training_job(request: Request, response: Response,
 
 
 @router.get("/training", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
-            dependencies=[AdminDep], deprecated=True)
+            dependencies=[AdminDep], deprecated=True, responses=problems(401, 403))
 def legacy_training(response: Response, state: StateDep) -> JobAccepted:
     """Queue a training job from the configured source (the predecessor's endpoint)."""
     settings = state.settings
@@ -105,15 +106,14 @@ def legacy_training(response: Response, state: StateDep) -> JobAccepted:
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic,
-            responses={404: {"description": "unknown or expired job id"}})
+            responses=problems(404))
 def get_job(job_id: str, state: StateDep) -> JobPublic:
     """Report a job's state, progress, result or error."""
     return job_public(state.store.get(job_id))
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobPublic, dependencies=[AdminDep],
-               responses={404: {"description": "unknown or expired job id"},
-                          409: {"description": "the job had already ended"}})
+               responses=problems(401, 403, 404, 409))
 def cancel_job(job_id: str, state: StateDep) -> JobPublic:
     """Cancel a job that has not ended; it stops consuming workers."""
     job = state.store.get(job_id)

@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AdminDep, StateDep
-from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic
+from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, problems
 from core.registry import NoChampionError
 
 router = APIRouter(tags=["models"])
@@ -30,7 +30,7 @@ def list_models(state: StateDep) -> ModelsPublic:
 
 
 @router.post("/v1/models/{version}/promote", response_model=PromotionPublic,
-             dependencies=[AdminDep], responses={404: {"description": "unknown version"}})
+             dependencies=[AdminDep], responses=problems(401, 403, 404))
 def promote(version: int, state: StateDep) -> PromotionPublic:
     """Make a version the champion."""
     previous = state.registry.promote(version)
@@ -39,7 +39,7 @@ def promote(version: int, state: StateDep) -> PromotionPublic:
 
 
 @router.post("/v1/models/rollback", response_model=PromotionPublic, dependencies=[AdminDep],
-             responses={404: {"description": "nothing to roll back to"}})
+             responses=problems(401, 403, 404))
 def rollback(state: StateDep) -> PromotionPublic:
     """Restore the champion that the current one replaced."""
     current = state.registry.champion_version()

@@ -365,3 +365,35 @@ def test_the_store_reads_what_another_engine_wrote(tmp_path: Path) -> None:
     finally:
         writer.engine.dispose()
         reader.engine.dispose()
+
+
+def test_a_batch_is_recorded_all_or_nothing(store: TrackedStore) -> None:
+    """An intake cut short mid-upload leaves no job (nor chunks) for a retry to find."""
+    key = f"cut-{uuid.uuid4().hex}"
+
+    def rows_then_failure() -> Iterator[list[InputRow]]:
+        yield [InputRow(id="1", name="Tubo PVC 1/2\"")]
+        yield [InputRow(id="2", name="Foco LED 9W")]
+        raise ConnectionError("client went away")
+
+    with pytest.raises(ConnectionError):
+        store.create_batch(rows_then_failure(), idempotency_key=key)
+    assert store.find_by_key(key) is None
+
+    job, created = store.create_batch(iter([[InputRow(id="1", name="Taladro")]] * 3),
+                                      idempotency_key=key)
+    store.created.append(job.id)
+    assert created and job.state == "queued"
+    assert (job.total_rows, job.n_chunks) == (3, 3)
+    again, created_again = store.create_batch(iter([[InputRow(id="x", name="y")]]),
+                                              idempotency_key=key)
+    assert (again.id, created_again) == (job.id, False)
+
+
+def test_an_empty_batch_is_refused_and_leaves_nothing(store: TrackedStore) -> None:
+    from core.jobs import EmptyBatch
+
+    key = f"empty-{uuid.uuid4().hex}"
+    with pytest.raises(EmptyBatch):
+        store.create_batch(iter([]), idempotency_key=key)
+    assert store.find_by_key(key) is None

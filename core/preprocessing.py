@@ -2,14 +2,16 @@
 
 Every step is a switch, so the benchmark can measure what each does to accuracy. Sizes and units
 are kept as signal (`1/2"` -> `1/2in`, `25 kg` -> `25kg`, `B-100`, `c/100`): in a hardware catalog
-they separate a PVC fitting from a paint can better than most words do.
+they separate a PVC fitting from a paint can better than most words do. The shorthand of
+Spanish shop labels is written out (`p/cable` -> `para cable`, `c/tapa` -> `con tapa`), so the
+word after the slash counts as a word of its own.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -24,6 +26,9 @@ _UNITS = (
 )
 # `25 kg` -> `25kg`, so a quantity and its unit are one token.
 _NUMBER_UNIT = re.compile(rf"(\d)\s+({_UNITS})\b")
+# `p/`, `c/`, `s/` before a word mean para/con/sin; before a digit (`c/100`) it is a pack count.
+_SHORTHAND = re.compile(r"\b([pcs])/\s*(?=[^\W\d_])", re.IGNORECASE)
+_SHORTHAND_WORDS = {"p": "para ", "c": "con ", "s": "sin "}
 # Letters of any case or script, digits, `#` gauges; `/ . , -` inside a token (`1/2in`, `b-100`).
 _TOKEN = re.compile(r"(?:[^\W_]|#)+(?:[/.,\-][^\W_]+)*")
 _DIGIT = re.compile(r"\d")
@@ -37,7 +42,7 @@ def _stopwords() -> frozenset[str]:
     return frozenset(_fold(word) for word in words) | frozenset(words)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(language: str) -> Any:
     from nltk.stem.snowball import SnowballStemmer  # the algorithm needs no corpus download
 
@@ -107,6 +112,7 @@ class ProductNameNormalizer(TransformerMixin, BaseEstimator):
             text = text.lower()
         if self.fold_accents:
             text = _fold(text)
+        text = _SHORTHAND.sub(lambda match: _SHORTHAND_WORDS[match[1].lower()], text)
         text = _INCH.sub(r"\1in ", text)
         text = _NUMBER_UNIT.sub(r"\1\2", text)
         tokens = _TOKEN.findall(text)

@@ -70,7 +70,7 @@ def test_invariance(sample_pipeline: Pipeline, name: str, variant: str) -> None:
         ("tuerca", "pvc", "Plomería"),
         ("pistola", "silicon", "Ferretería"),
         ("cubeta", "pintura", "Pinturas"),
-        ("sellador", "pintura", "Pinturas"),
+        ("bote", "pintura", "Pinturas"),
         ("soporte", "regadera", "Aseo, Baños y Cocinas"),
         ("llave", "lavabo", "Aseo, Baños y Cocinas"),
     ],

@@ -1,4 +1,4 @@
-"""Load a store's catalog (category, name) from a CSV file or a SQL table, refusing bad data clearly."""
+"""Load a store's catalog (category, name) from a CSV file or a SQL table, refusing bad data."""
 
 from __future__ import annotations
 
@@ -155,7 +155,9 @@ def load_sql_catalog(url: str, *, table: str | None = None, query: str | None = 
                 keys = [key.lower() for key in result.keys()]
                 missing = [c for c in REQUIRED_COLUMNS if c not in keys]
                 if missing:
-                    raise CatalogError(source, f"the query returns no column(s) {', '.join(missing)}")
+                    raise CatalogError(
+                        source, f"the query returns no column(s) {', '.join(missing)}"
+                    )
             mapping_rows = [dict(zip([k.lower() for k in result.keys()], row, strict=True))
                             for row in result]
     except sa.exc.SQLAlchemyError as exc:

@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 
 def score(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
@@ -19,7 +24,9 @@ def score(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
     return {
         "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
         "per_category": {
             label: {
                 "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)

@@ -196,7 +196,8 @@ class JobStore:
         import fcntl
 
         database = self.engine.url.database or ":memory:"
-        path = f"{database}.{name}.lock" if database != ":memory:" else f"/tmp/categorizer.{name}.lock"
+        path = (f"{database}.{name}.lock" if database != ":memory:"
+                else f"/tmp/categorizer.{name}.lock")
         with open(path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:

@@ -150,7 +150,10 @@ class Registry:
         self, *, result: TrainResult, catalog: Catalog, params: TrainParams,
         tags: dict[str, str] | None = None,
     ) -> tuple[str, int]:
-        """Log a training run with its model and test split; register it. Returns (run_id, version)."""
+        """Log a training run with its model and test split, and register it.
+
+        Returns (run_id, version).
+        """
         import mlflow
         import mlflow.sklearn
 

@@ -1,4 +1,4 @@
-"""Train a categorizer from a catalog: grouped held-out split, cross-validated selection, scoring."""
+"""Train a categorizer: grouped held-out split, cross-validated selection, scoring."""
 
 from __future__ import annotations
 

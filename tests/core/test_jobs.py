@@ -383,7 +383,8 @@ def test_a_batch_is_recorded_all_or_nothing(store: TrackedStore) -> None:
     job, created = store.create_batch(iter([[InputRow(id="1", name="Taladro")]] * 3),
                                       idempotency_key=key)
     store.created.append(job.id)
-    assert created and job.state == "queued"
+    assert created
+    assert job.state == "queued"
     assert (job.total_rows, job.n_chunks) == (3, 3)
     again, created_again = store.create_batch(iter([[InputRow(id="x", name="y")]]),
                                               idempotency_key=key)

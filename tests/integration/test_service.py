@@ -84,7 +84,8 @@ def test_a_50000_row_batch_returns_every_row_once_in_input_order(running: Stack)
     assert all(r["error"] == "empty name" and r["category"] is None for r in errors)
     assert all(r["category"] and r["confidence"] > 0 for r in rows if not r["error"])
     lines = list(csv.reader(io.StringIO(download.text)))
-    assert len(lines) == 50_001 and lines[1][:3] == ["0", "sku-0", ""]
+    assert len(lines) == 50_001
+    assert lines[1][:3] == ["0", "sku-0", ""]
 
 
 def test_a_cancelled_job_ends_cancelled_and_registers_nothing(running: Stack) -> None:

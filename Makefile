@@ -60,8 +60,9 @@ lint: install  ## ruff and the import contracts
 train: install  ## train from CATALOG (default: the shared real catalog)
 	$(VENV)/bin/categorizer train --data $(CATALOG)
 
-bench: install  ## measure model quality on CATALOG
+bench: install  ## measure model quality and service performance on CATALOG (needs wrk: apt-get install wrk)
 	$(PY) benchmarks/model_quality.py $(CATALOG)
+	$(PY) benchmarks/run_all.py $(CATALOG)
 
 compose-config:  ## validate docker-compose.yml (needs `docker compose` or `docker-compose`)
 	@export ADMIN_API_KEY=$${ADMIN_API_KEY:-config-check} POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-x}; \

@@ -44,15 +44,23 @@ def check_name(name: str, *, max_length: int) -> str | None:
     return None
 
 
+def _clean(text: str) -> bool:
+    """No surrogate escapes: the text is valid and already storable as it is."""
+    return text.isascii() or not _SURROGATE.search(text)  # isascii is a flag check: free
+
+
 def _storable(name: str) -> str:
     # Undecodable bytes ride as surrogate escapes; store them visibly replaced instead.
-    if name.isascii() or not _SURROGATE.search(name):  # no surrogate: the round trip is a no-op
+    if _clean(name):  # the round trip below would change nothing
         return name
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def make_row(row_id: Any, name: Any, *, max_length: int) -> InputRow:
     text = "" if name is None else str(name)
+    if (len(text) <= max_length and _clean(text) and text.strip()
+            and (row_id is None or type(row_id) is str and _clean(row_id))):
+        return InputRow(id=row_id or None, name=text)  # the common row, in one step
     error = check_name(text, max_length=max_length)
     if error is not None and len(text) > max_length:
         text = text[:max_length] + "…"  # keep the row recognisable, not the whole blob

@@ -1,11 +1,11 @@
 """Categorize product names with a trained pipeline: one at a time fast, or in batches.
 
-`pipeline.predict([name])` spends about 2 ms in scikit-learn's per-call machinery (validation,
-sparse-matrix assembly, FeatureUnion bookkeeping) for microseconds of arithmetic. For the
-TF-IDF + linear pipelines this project trains, `LeanLinearScorer` does the same arithmetic on a
-handful of vocabulary hits with the fitted vocabularies, idf weights and coefficients, and gives
-the pipeline's own predictions (checked against it in tests and in the benchmark). Any other
-pipeline falls back to scikit-learn.
+`pipeline.predict([name])` spends about a millisecond in scikit-learn's per-call machinery
+(validation, sparse-matrix assembly, FeatureUnion bookkeeping) for microseconds of arithmetic.
+For the TF-IDF + linear pipelines this project trains, `LeanLinearScorer` does the same
+arithmetic on a handful of vocabulary hits with the fitted vocabularies, idf weights and
+coefficients, and gives the pipeline's own predictions (checked against it in tests and in the
+benchmark). Any other pipeline falls back to scikit-learn.
 
 Most of what is left is text work: the character n-grams of every word, looked up one by one in
 the vocabulary. `char_wb` n-grams never cross a space, so a word's vocabulary columns depend on
@@ -138,12 +138,14 @@ class LeanLinearScorer:
                  lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """TF-IDF weights, l2-normalized within each segment (a name's block)."""
         index = np.array(columns, dtype=np.intp)
+        tf = np.array(counts, dtype=np.intp)
         if not self.sublinear:
-            weights = np.array(counts, dtype=np.float64)
-        elif max(counts) < len(_SUBLINEAR_TF):
-            weights = _SUBLINEAR_TF[counts]
+            weights = tf.astype(np.float64)
         else:
-            weights = np.log(np.array(counts, dtype=np.float64)) + 1.0
+            try:
+                weights = _SUBLINEAR_TF[tf]
+            except IndexError:  # a term more than a thousand times in one name
+                weights = np.log(tf.astype(np.float64)) + 1.0
         weights *= self.idf[index]
         squares = weights * weights
         if len(lengths) == 1:

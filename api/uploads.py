@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from fastapi import HTTPException, Request, status
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BodyTooLarge(HTTPException):
@@ -65,6 +68,15 @@ async def _too_large(send: Send, limit: int) -> None:
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as `model`; a malformed or invalid one is a 422 saying why."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            exc.errors(include_url=False, include_input=False)) from None
 
 
 async def upload_file(request: Request) -> tuple[str, IO[bytes], Any]:

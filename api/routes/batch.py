@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import StateDep
@@ -20,7 +19,7 @@ from api.schemas import (
     JobPublic,
     problems,
 )
-from api.uploads import upload_file
+from api.uploads import json_body, upload_file
 from core.batch import chunked, results_csv_lines, rows_from_csv, rows_from_items
 from core.jobs import EmptyBatch, InputRow, Job
 
@@ -81,11 +80,7 @@ async def create_batch_job(
             raise
         rows = _prepend(first, rows)
     elif content_type.startswith("application/json"):
-        try:
-            body = BatchJobCreate.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                exc.errors(include_url=False, include_input=False)) from None
+        body = await json_body(request, BatchJobCreate)
         rows = rows_from_items(((i.id, i.name) for i in body.items),
                                max_length=settings.max_name_length)
     else:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, StateDep
 from api.schemas import JobAccepted, JobProgress, JobPublic, TrainingJobCreate, problems
-from api.uploads import read_upload
+from api.uploads import json_body, read_upload
 from core.data import SAMPLE_CATALOG, is_sql_url, parse_csv_catalog
 from core.jobs import Job
 
@@ -74,11 +73,7 @@ async def create_training_job(request: Request, response: Response,
             kind="training", params={"upload": True, "filename": filename})
         state.store.put_upload(job.id, content)
     elif content_type.startswith("application/json"):
-        try:
-            body = TrainingJobCreate.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                exc.errors(include_url=False, include_input=False)) from None
+        body = await json_body(request, TrainingJobCreate)
         if (body.table or body.query) and not is_sql_url(body.data):
             raise HTTPException(422, "table and query need a SQLAlchemy URL in 'data'")
         if body.table and body.query:

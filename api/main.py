@@ -18,6 +18,7 @@ from api.schemas import problems
 from api.uploads import BodySizeLimit
 from core.config import Settings, get_settings
 from core.jobs import JobStore
+from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         except Exception as exc:  # not fatal: /ready says so, and requests get 503s
             logger.error("job database unavailable at start-up: %s", exc)
         await run_in_threadpool(app_state.champion.refresh)
+        freeze_heap()  # what start-up built lives as long as the process: see there
         watcher = asyncio.create_task(_watch_champion(app_state))
         try:
             yield

@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import OrderedDict
 
-from core.prediction import Classifier
+from core.prediction import Classifier, freeze_heap
 from core.registry import NoChampionError, Registry
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class ChampionHolder:
             self._classifier = Classifier(loaded.pipeline, name=loaded.name,
                                           version=loaded.version, top_k=self.top_k)
             self.last_error = None
+            freeze_heap()  # the new model lives as long as it serves
             logger.info("now serving %s v%s", loaded.name, loaded.version)
             return True
 
@@ -80,4 +81,5 @@ class VersionCache:
             self._models[version] = classifier
             while len(self._models) > self.size:
                 self._models.popitem(last=False)
+            freeze_heap()
             return classifier

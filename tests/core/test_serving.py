@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import threading
+import weakref
+from collections.abc import Iterator
 
 import pytest
 from sklearn.pipeline import Pipeline
@@ -151,3 +155,43 @@ def test_an_unknown_version_is_a_registry_error(two_versions: FakeRegistry) -> N
     with pytest.raises(RegistryError, match="no version 9"):
         cache.get(9)
     assert cache.get(1).version == 1  # the failure cached nothing
+
+
+@pytest.fixture
+def frozen_heap() -> Iterator[None]:
+    """Undo the holders' gc.freeze() after the test, for the rest of the test process."""
+    yield
+    gc.unfreeze()
+
+
+def test_a_swapped_out_model_is_freed_although_the_heap_is_frozen(
+    app_pipeline: Pipeline, frozen_heap: None,
+) -> None:
+    # Distinct pipeline objects per version, as loading from the registry gives.
+    registry = FakeRegistry(pipelines={1: copy.deepcopy(app_pipeline),
+                                       2: copy.deepcopy(app_pipeline)}, champion=1)
+    holder = ChampionHolder(registry)  # type: ignore[arg-type]
+    holder.refresh()
+    old = holder.classifier
+    old.predict_batch(["Tubo PVC 1/2\"", "Foco LED 9W"])  # fills the per-word cache
+    # (The pipeline itself stays: the fake registry holds it, as a real one would not.)
+    refs = [weakref.ref(old)]
+    if old.lean is not None:
+        refs += [weakref.ref(old.lean), *(weakref.ref(block) for block in old.lean.blocks)]
+    assert gc.get_freeze_count() > 0  # the refresh froze what was alive
+
+    registry.promote(2)
+    assert holder.refresh() is True
+    del old
+
+    # No cycle holds the old model: reference counting alone frees it, frozen or not.
+    assert [ref() for ref in refs] == [None] * len(refs)
+
+
+def test_a_worker_cache_freezes_the_heap_once_it_holds_a_model(
+    two_versions: FakeRegistry, frozen_heap: None,
+) -> None:
+    gc.unfreeze()
+    cache = VersionCache(two_versions)  # type: ignore[arg-type]
+    cache.get(1)
+    assert gc.get_freeze_count() > 0

@@ -26,7 +26,9 @@ class AppState:
     queue: TaskQueue
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies are `async def`: FastAPI runs a plain `def` dependency on the thread pool, a
+# hop that costs more than a lean prediction (BENCHMARKS.md, "Synchronous inference").
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.categorizer
     return state
 
@@ -34,7 +36,7 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_classifier(state: StateDep) -> Classifier:
+async def get_classifier(state: StateDep) -> Classifier:
     return state.champion.classifier  # NoChampionError -> 503 in api.errors
 
 
@@ -44,7 +46,7 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="ADMIN_API_KEY, for admin endpoints")
 
 
-def require_admin(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> None:
+async def require_admin(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> None:
     """401 without a key, 403 with a wrong one; compared in constant time, never logged."""
     if not key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header",

@@ -70,8 +70,18 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or `application/<something>+json`, parameters aside."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
+
+
 async def json_body(request: Request, model: type[M]) -> M:
-    """The request's JSON body as `model`; a malformed or invalid one is a 422 saying why."""
+    """The request's JSON body as `model`: 415 unless declared JSON, 422 saying why if invalid."""
+    if not is_json(request.headers.get("content-type")):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send the body as application/json")
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as exc:

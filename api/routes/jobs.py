@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, StateDep
 from api.schemas import JobAccepted, JobProgress, JobPublic, TrainingJobCreate, problems
-from api.uploads import json_body, read_upload
+from api.uploads import is_json, json_body, read_upload
 from core.data import SAMPLE_CATALOG, is_sql_url, parse_csv_catalog
 from core.jobs import Job
 
@@ -72,7 +72,7 @@ async def create_training_job(request: Request, response: Response,
         job, _ = state.store.create_job(
             kind="training", params={"upload": True, "filename": filename})
         state.store.put_upload(job.id, content)
-    elif content_type.startswith("application/json"):
+    elif is_json(content_type):
         body = await json_body(request, TrainingJobCreate)
         if (body.table or body.query) and not is_sql_url(body.data):
             raise HTTPException(422, "table and query need a SQLAlchemy URL in 'data'")

@@ -19,7 +19,7 @@ MISTAKES: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", "/v1/categorizer/inference", {"content": b"null", "headers": JSON}, 422),
     ("POST", "/v1/categorizer/inference", {"content": b"\xff\xfe", "headers": JSON}, 422),
     ("POST", "/v1/categorizer/inference",
-     {"content": b'{"product_list": ["a"]}', "headers": {"Content-Type": "text/plain"}}, 422),
+     {"content": b'{"product_list": ["a"]}', "headers": {"Content-Type": "text/plain"}}, 415),
     ("POST", "/v1/categorizer/inference",
      {"content": b'{"product_list": ["\\udcff"]}', "headers": JSON}, 422),
     ("POST", "/v1/batch-jobs", {"content": b"null", "headers": JSON}, 422),

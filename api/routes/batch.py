@@ -19,7 +19,7 @@ from api.schemas import (
     JobPublic,
     problems,
 )
-from api.uploads import json_body, upload_file
+from api.uploads import is_json, json_body, upload_file
 from core.batch import chunked, results_csv_lines, rows_from_csv, rows_from_items
 from core.jobs import EmptyBatch, InputRow, Job
 
@@ -28,19 +28,15 @@ router = APIRouter(tags=["batch"])
 BATCH_TASK = "batch.start"
 
 
-class _RowLimit:
-    """Counts rows as they stream in and stops the intake past the configured maximum."""
-
-    def __init__(self, rows: Iterator[InputRow], limit: int) -> None:
-        self.rows = rows
-        self.limit = limit
-
-    def __iter__(self) -> Iterator[InputRow]:
-        for count, row in enumerate(self.rows, start=1):
-            if count > self.limit:
-                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                    f"more than {self.limit} rows in one batch job")
-            yield row
+def _row_limited(chunks: Iterator[list[InputRow]], limit: int) -> Iterator[list[InputRow]]:
+    """Stop the intake, chunk by chunk, once the rows pass the configured maximum."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                                f"more than {limit} rows in one batch job")
+        yield chunk
 
 
 @router.post(
@@ -79,7 +75,7 @@ async def create_batch_job(
             await form.close()
             raise
         rows = _prepend(first, rows)
-    elif content_type.startswith("application/json"):
+    elif is_json(content_type):
         body = await json_body(request, BatchJobCreate)
         rows = rows_from_items(((i.id, i.name) for i in body.items),
                                max_length=settings.max_name_length)
@@ -105,7 +101,7 @@ def _prepend(first: InputRow | None, rest: Iterator[InputRow]) -> Iterator[Input
 def _record(state: StateDep, rows: Iterator[InputRow], key: str | None) -> Job:
     """Write the job record and all its chunks in one transaction."""
     settings = state.settings
-    chunks = chunked(_RowLimit(rows, settings.max_batch_rows), settings.batch_chunk_size)
+    chunks = _row_limited(chunked(rows, settings.batch_chunk_size), settings.max_batch_rows)
     try:
         job, _ = state.store.create_batch(chunks, idempotency_key=key)
     except EmptyBatch as exc:

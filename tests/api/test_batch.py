@@ -161,6 +161,17 @@ def test_more_rows_than_allowed_is_413_and_leaves_nothing_behind(
     assert fake_queue.sent == []
 
 
+def test_exactly_the_allowed_rows_are_accepted(
+    api_client: TestClient, job_store: JobStore
+) -> None:
+    lines = "".join(f"{i},foco\n" for i in range(MAX_BATCH_ROWS))
+
+    response = api_client.post(URL, files=_csv_upload(f"id,name\n{lines}".encode()))
+
+    assert response.status_code == 202
+    assert job_store.get(response.json()["job_id"]).total_rows == MAX_BATCH_ROWS
+
+
 def test_the_same_idempotency_key_gives_the_same_job_enqueued_once(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
 ) -> None:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 from typing import Any
 
 import pytest
 from sklearn.pipeline import Pipeline
 
+import core.batch
 from core.batch import (
     BatchInputError,
     categorize_rows,
     check_name,
     chunked,
+    make_row,
     results_csv_lines,
     rows_from_csv,
     rows_from_items,
@@ -151,9 +154,63 @@ def test_a_field_past_the_csv_limit_is_a_batch_input_error() -> None:
     content = b"id,name\n1,Foco\n2," + b"x" * 200_000 + b"\n"
     rows = rows_from_csv(io.BytesIO(content), max_length=MAX)
 
-    assert next(rows).name == "Foco"
-    with pytest.raises(BatchInputError, match="malformed CSV at line"):
-        next(rows)
+    # The whole upload is refused (intake is all or nothing), naming the line.
+    with pytest.raises(BatchInputError, match="malformed CSV at line 3"):
+        list(rows)
+
+
+# Per 1,024-row block (the reader's rows): what is odd in it, at a few places.
+_BLOCK_ODDITIES: list[dict[str, Any]] = [
+    {"ids": ""},                        # blank ids only: the block path, ids become None
+    {"ids": "id \udcff"},               # an undecodable id
+    {"names": "Tubo \udc9f PVC"},        # an undecodable name
+    {"names": ""},                      # blank names (with no id: a blank line, skipped)
+    {"names": "x" * (MAX + 5)},         # too long
+    {"names": None},                    # a row missing its name column
+    {},                                 # nothing odd: the block path
+]
+
+
+@pytest.mark.parametrize("with_ids", [True, False], ids=["id-column", "no-id-column"])
+def test_long_uploads_read_block_by_block_as_row_by_row(
+    with_ids: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thousands of rows, blocks of common rows and blocks with odd rows among them: every row
+    comes back in order exactly as `make_row` alone makes it."""
+    rng = random.Random(7)
+    lines, expected = [], []
+    for block, oddity in enumerate(_BLOCK_ODDITIES):
+        for i in range(1024):
+            name: str | None = rng.choice(["Foco LED 9W", "Tubo PVC 1/2\"", "Codo cálido"])
+            row_id = f"sku-{block}-{i}"
+            if i % 300 == 17:
+                name = oddity.get("names", name)
+                row_id = oddity.get("ids", row_id)
+            cells = ([row_id] if with_ids else []) + ([] if name is None else [name])
+            lines.append(cells)
+            if not "".join(cells).strip():
+                continue  # a blank line is skipped, not a row
+            reference = make_row(row_id if with_ids else None, name or "", max_length=MAX)
+            expected.append((reference.id, reference.name, reference.error))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "name"] if with_ids else ["name"])
+    writer.writerows(lines)
+    content = buffer.getvalue().encode("utf-8", "surrogateescape")
+    plain_blocks: list[bool] = []
+    real = core.batch._plain_block
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        rows = real(*args, **kwargs)
+        plain_blocks.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(core.batch, "_plain_block", spy)
+
+    assert _rows(content) == expected
+    assert sum(1 for _, _, error in expected if error) >= 8  # the odd rows really were there
+    assert True in plain_blocks  # the block path ran
+    assert False in plain_blocks  # and so did the row-by-row one
 
 
 # -- JSON items, names, chunks -------------------------------------------------------------------

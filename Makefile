@@ -53,8 +53,9 @@ test-faults: install  ## fault-injection tests and the API fuzz (real Redis, Pos
 soak: install  ## mixed traffic for MINUTES (default 10) against 1 API + 2 workers
 	$(PY) benchmarks/soak.py --minutes $(MINUTES)
 
-lint: install  ## ruff and the import contracts
+lint: install  ## ruff, mypy and the import contracts
 	$(VENV)/bin/ruff check core api worker tests benchmarks scripts
+	$(VENV)/bin/mypy core api worker
 	$(VENV)/bin/lint-imports
 
 train: install  ## train from CATALOG (default: the shared real catalog)

@@ -384,6 +384,8 @@ class Registry:
         import csv
 
         run_id = self.client.get_model_version(self.model_name, str(version)).run_id
+        if run_id is None:
+            raise RegistryError(f"model {self.model_name!r} v{version} has no run to read from")
         with tempfile.TemporaryDirectory() as tmp:
             path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
             with open(path, encoding="utf-8", newline="") as handle:

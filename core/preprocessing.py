@@ -64,9 +64,31 @@ def _lemma(token: str) -> str:
     return simplemma.lemmatize(token, lang=("es", "en"))
 
 
+def _fold_char(ch: str) -> str:
+    """One character without its diacritics, compatibility forms decomposed (`ﬁ` -> `fi`)."""
+    decomposed = unicodedata.normalize("NFKD", ch)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+class _FoldTable(dict[int, str]):
+    """`str.translate` table that learns each character's folding the first time it meets it.
+
+    Folding character by character is folding the whole text: NFKD only decomposes, and the
+    reordering of combining marks it does cannot matter once they are dropped.
+    """
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _fold_char(chr(code))
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():  # nothing to fold: a flag check
+        return text
+    return text.translate(_FOLD_TABLE)
 
 
 class ProductNameNormalizer(TransformerMixin, BaseEstimator):
@@ -107,15 +129,19 @@ class ProductNameNormalizer(TransformerMixin, BaseEstimator):
 
     def normalize(self, name: str) -> str:
         """Normalize one product name."""
-        text = _EXCEL_ESCAPE.sub(" ", name)
+        # (The substring checks spare a regex pass over the many names they cannot change.)
+        text = _EXCEL_ESCAPE.sub(" ", name) if "_x000" in name else name
         if self.lowercase:
             text = text.lower()
         if self.fold_accents:
             text = _fold(text)
-        text = _SHORTHAND.sub(lambda match: _SHORTHAND_WORDS[match[1].lower()], text)
+        if "/" in text:
+            text = _SHORTHAND.sub(lambda match: _SHORTHAND_WORDS[match[1].lower()], text)
         text = _INCH.sub(r"\1in ", text)
         text = _NUMBER_UNIT.sub(r"\1\2", text)
         tokens = _TOKEN.findall(text)
+        if self.keep_numbers and not (self.stopwords or self.lemmatize or self.stem):
+            return " ".join(tokens)  # every token stays as it is
         stop = _stopwords() if self.stopwords else frozenset()
         out = []
         for token in tokens:

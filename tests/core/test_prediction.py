@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 
 from core.data import Catalog
 from core.models import linear_pipeline
-from core.prediction import Classifier
+from core.prediction import Classifier, _plain_word_analyzer, _words_and_pairs
 
 # Names the catalog never saw: unknown words, nothing left after normalization, odd characters.
 ODD_NAMES = ["", "   ", "¿¡!?", "zzqx wvvk", "ÑANDÚ 1/2\"", "_x000D_", "tubo " * 200]
@@ -114,3 +115,28 @@ def test_lean_path_for_a_two_category_store(sample_catalog: Catalog) -> None:
     np.testing.assert_allclose([classifier.predict(n).confidence for n in names],
                                probabilities.max(axis=1), atol=1e-6)
     assert len(classifier.predict("foco").top_k) == 2
+
+
+def test_the_plain_word_analyzer_is_scikit_learns(
+    sample_pipeline: Pipeline, names: list[str]
+) -> None:
+    """The lean path splits words and pairs itself: the same terms, in the same order."""
+    word = dict(sample_pipeline.named_steps["features"].transformer_list)["word"]
+    assert _plain_word_analyzer(word) is not None
+    analyzer = word.build_analyzer()
+    normalize = sample_pipeline.named_steps["normalize"].normalize
+    texts = [normalize(name) for name in names] + ["a  b\tc\u00a0d\u2003e", " x ", ""]
+    for text in texts:
+        assert _words_and_pairs(text) == analyzer(text), text
+
+
+@pytest.mark.parametrize("change", [
+    {"ngram_range": (1, 3)}, {"lowercase": True}, {"token_pattern": r"\w+"},
+    {"stop_words": ["de"]}, {"analyzer": "char_wb"}, {"strip_accents": "unicode"},
+])
+def test_a_word_vectorizer_that_does_more_keeps_scikit_learns_analyzer(
+    change: dict[str, object],
+) -> None:
+    vectorizer = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False)
+    vectorizer.set_params(**change)
+    assert _plain_word_analyzer(vectorizer) is None

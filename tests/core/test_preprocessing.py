@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from core.models import PreprocessingOptions, linear_pipeline
-from core.preprocessing import ProductNameNormalizer
+from core.preprocessing import ProductNameNormalizer, _fold
 
 DEFAULT = ProductNameNormalizer()
 
@@ -111,3 +115,14 @@ def test_preprocessing_options_reach_the_pipeline() -> None:
     assert params["normalize__stem"] is True
     assert params["normalize__keep_numbers"] is False
     assert params["normalize__lemmatize"] is False
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40))
+def test_accent_folding_char_by_char_is_folding_the_whole_text(text: str) -> None:
+    """The memoized per-character folding gives what NFKD of the whole text, marks dropped,
+    gives: for every text, not only the Latin letters a catalog has."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    reference = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+    assert _fold(text) == reference

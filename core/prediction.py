@@ -213,6 +213,14 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def _softmax_values(scores: list[float]) -> list[float]:
+    """`_softmax` of one row, on plain floats (equal to within a unit in the last place)."""
+    top = max(scores)
+    exps = [math.exp(score - top) for score in scores]
+    total = math.fsum(exps)
+    return [value / total for value in exps]
+
+
 def _to_probabilities(decision: np.ndarray) -> np.ndarray:
     """Linear decision scores to class probabilities, as LogisticRegression computes them."""
     binary = decision.shape == (1,) or decision.ndim == 2 and decision.shape[1] == 1
@@ -271,7 +279,10 @@ class Classifier:
     def predict(self, name: str) -> CategoryPrediction:
         """Categorize one name."""
         if self.lean is not None:
-            return self._prediction(_to_probabilities(self.lean.decision(name)))
+            scores = self.lean.decision(name)
+            if len(scores) > 1:  # a few classes: plain floats beat numpy's per-call cost
+                return self._ranked_values(_softmax_values(scores.tolist()))
+            return self._prediction(_to_probabilities(scores))
         return self.predict_batch([name])[0]
 
     def predict_batch(self, names: Sequence[str]) -> list[CategoryPrediction]:
@@ -299,9 +310,11 @@ class Classifier:
         return _to_probabilities(np.asarray(self.pipeline.decision_function(names)))
 
     def _prediction(self, probabilities: np.ndarray) -> CategoryPrediction:
+        return self._ranked_values(probabilities.tolist())
+
+    def _ranked_values(self, values: list[float]) -> CategoryPrediction:
         # Ranked in Python: on a handful of classes, cheaper than numpy's argsort and its
         # conversions. Ties keep class order, as a stable argsort of the negated values does.
-        values = probabilities.tolist()
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[: self.top_k]
         return self._ranked(values, order)
 

@@ -5,13 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from api.deps import get_classifier, get_state
-from api.schemas import (
-    CategoryPrediction,
-    CategoryScore,
-    InferenceRequest,
-    InferenceResponse,
-    problems,
-)
+from api.schemas import INFERENCE_RESPONSE, InferenceRequest, InferenceResponse, problems
 from api.uploads import json_body
 from core.batch import check_name
 
@@ -24,8 +18,9 @@ _REQUEST_BODY = {"requestBody": {"required": True, "content": {
 # `async def` on purpose: a lean prediction takes well under a millisecond of CPU, less than a
 # hop to the thread pool would cost, so it runs on the event loop directly. The state and the
 # model are read by calling the dependencies rather than declaring them, which spares FastAPI's
-# dependency solving on the hottest route. The answer is built as the response model and
-# serialized once: returning the model would have FastAPI validate it a second time.
+# dependency solving on the hottest route. The answer is built as plain dicts of the response's
+# typed-dict schema and serialized once (see api.schemas): returning it would have FastAPI
+# validate it a second time.
 @router.post("/v1/categorizer/inference", response_model=InferenceResponse,
              responses=problems(413, 415), openapi_extra=_REQUEST_BODY)
 async def categorize(request: Request) -> Response:
@@ -43,16 +38,14 @@ async def categorize(request: Request) -> Response:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"product_list[{index}]: {problem}")
     predictions = [classifier.predict(name) for name in body.product_list]
-    answer = InferenceResponse(
-        categories=[p.category for p in predictions],
-        predictions=[
-            CategoryPrediction(
-                name=name, category=p.category, confidence=p.confidence,
-                top_k=[CategoryScore(category=c, confidence=s) for c, s in p.top_k],
-            )
+    answer: InferenceResponse = {
+        "categories": [p.category for p in predictions],
+        "predictions": [
+            {"name": name, "category": p.category, "confidence": p.confidence,
+             "top_k": [{"category": c, "confidence": s} for c, s in p.top_k]}
             for name, p in zip(body.product_list, predictions, strict=True)
         ],
-        model_name=classifier.name,
-        model_version=classifier.version,
-    )
-    return Response(answer.model_dump_json(), media_type="application/json")
+        "model_name": classifier.name,
+        "model_version": classifier.version,
+    }
+    return Response(INFERENCE_RESPONSE.dump_json(answer), media_type="application/json")

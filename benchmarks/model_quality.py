@@ -10,6 +10,9 @@ Prints markdown tables (or, with --json, one JSON document):
   whole family is unseen when it is tested). In every outer fold the model family's grid
   (core.models.search_space) is searched by the inner CV core.training.train uses, on the
   training part only: the test fold never takes part in selection. Macro-F1 is averaged per fold.
+  The linear model's training parts get the built-in sample catalog's rows at --prior-weight
+  (core.training.prior_rows, as training adds them; never a name the catalog lists, never in a
+  test part); --prior-weight 0 measures it without them.
 - A preprocessing ablation: each ProductNameNormalizer switch flipped from its default, on the
   linear pipeline at its default hyperparameters (no inner search: seven variants of nested CV
   would not fit the time budget), on both split kinds.
@@ -40,20 +43,21 @@ import numpy as np
 import sklearn
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from core.data import SAMPLE_CATALOG, Catalog, load_catalog
 from core.evaluation import score
 from core.models import PreprocessingOptions, linear_pipeline, search_space
-from core.training import duplicate_groups
+from core.training import TrainParams, duplicate_groups, prior_rows, select
 
 FOLDS = 5
 SWITCHES = ("lowercase", "fold_accents", "keep_numbers", "stopwords", "stem", "lemmatize")
 SANITY = {"taladro": "Herramientas", "foco led": "Electricos", "tubo pvc": "Plomería",
           "cinta de embalaje": "Ferretería"}
 Split = tuple[np.ndarray, np.ndarray]
+Prior = tuple[list[str], list[str]]
 
 
 def families(names: Sequence[str]) -> np.ndarray:
@@ -72,32 +76,48 @@ def family_splits(catalog: Catalog) -> list[Split]:
 
 
 def _fold(pipeline: Pipeline, grid: dict[str, list[Any]] | None, names: np.ndarray,
-          categories: np.ndarray, split: Split, seed: int) -> dict[str, Any]:
+          categories: np.ndarray, split: Split, seed: int, prior: Prior,
+          prior_weight: float) -> dict[str, Any]:
     train, test = split
     x_train, y_train = names[train].tolist(), categories[train].tolist()
     with threadpool_limits(limits=1):
         if grid:
-            inner = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-            model: Any = GridSearchCV(clone(pipeline), grid, scoring="f1_macro", cv=inner,
-                                      n_jobs=1, error_score="raise")
-            model.fit(x_train, y_train, groups=duplicate_groups(x_train))
+            model: Any = select(clone(pipeline), grid, x_train, y_train, prior=prior,
+                                prior_weight=prior_weight, cv_folds=FOLDS, seed=seed, n_jobs=1)
             params = model.best_params_
         else:
-            model, params = clone(pipeline).fit(x_train, y_train), {}
+            model, params = clone(pipeline), {}
+            if prior_weight > 0 and prior[0]:
+                weights = np.r_[np.ones(len(x_train)), np.full(len(prior[0]), prior_weight)]
+                model.fit(x_train + prior[0], y_train + prior[1],
+                          classifier__sample_weight=weights)
+            else:
+                model.fit(x_train, y_train)
         metrics = score(categories[test].tolist(), model.predict(names[test].tolist()).tolist())
     return {"macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"], "params": params}
 
 
+def _param(key: str, value: Any) -> str:
+    name = key.split("__")[-1]
+    return f"{name}={value:g}" if isinstance(value, int | float) else name
+
+
 def cross_validate(catalog: Catalog, pipeline: Pipeline, grid: dict[str, list[Any]] | None, *,
-                   seeds: Sequence[int], jobs: int) -> dict[str, Any]:
-    """Per-fold-averaged scores on both split kinds; with a grid, selection inside each fold."""
+                   seeds: Sequence[int], jobs: int, prior_weight: float = 0.0) -> dict[str, Any]:
+    """Per-fold-averaged scores on both split kinds; with a grid, selection inside each fold.
+
+    With `prior_weight`, the sample catalog's rows join every training part (never a test part)
+    at that weight, as `core.training.train` adds them.
+    """
+    prior = prior_rows(catalog) if prior_weight > 0 else ([], [])
     names = np.array(catalog.names, dtype=object)
     categories = np.array(catalog.categories, dtype=object)
     tasks = [(f"duplicate/{seed}", split, seed)
              for seed in seeds for split in duplicate_splits(catalog, seed)]
     tasks += [("family", split, seeds[0]) for split in family_splits(catalog)]
     folds = Parallel(n_jobs=jobs)(
-        delayed(_fold)(pipeline, grid, names, categories, split, seed) for _, split, seed in tasks
+        delayed(_fold)(pipeline, grid, names, categories, split, seed, prior, prior_weight)
+        for _, split, seed in tasks
     )
     runs: dict[str, list[dict[str, Any]]] = {}
     for (run, _, _), fold in zip(tasks, folds, strict=True):
@@ -105,7 +125,7 @@ def cross_validate(catalog: Catalog, pipeline: Pipeline, grid: dict[str, list[An
     per_run = {run: {metric: float(np.mean([f[metric] for f in fs]))
                      for metric in ("macro_f1", "accuracy")} for run, fs in runs.items()}
     duplicate = [per_run[f"duplicate/{seed}"] for seed in seeds]
-    chosen = Counter(", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in sorted(f["params"].items()))
+    chosen = Counter(", ".join(_param(k, v) for k, v in sorted(f["params"].items()))
                      for f in folds)
     return {
         "duplicate_macro_f1": float(np.mean([r["macro_f1"] for r in duplicate])),
@@ -117,13 +137,15 @@ def cross_validate(catalog: Catalog, pipeline: Pipeline, grid: dict[str, list[An
     }
 
 
-def ablation(catalog: Catalog, *, seeds: Sequence[int], jobs: int) -> dict[str, dict[str, Any]]:
+def ablation(catalog: Catalog, *, seeds: Sequence[int], jobs: int,
+             prior_weight: float) -> dict[str, dict[str, Any]]:
     default = PreprocessingOptions()
     variants = {"default": default}
     for switch in SWITCHES:
         flipped = not getattr(default, switch)
         variants[f"{switch}={flipped}"] = replace(default, **{switch: flipped})
-    return {label: cross_validate(catalog, linear_pipeline(options), None, seeds=seeds, jobs=jobs)
+    return {label: cross_validate(catalog, linear_pipeline(options), None, seeds=seeds, jobs=jobs,
+                                  prior_weight=prior_weight)
             for label, options in variants.items()}
 
 
@@ -174,7 +196,8 @@ def serving(pipeline: Pipeline, names: list[str], *, batch_rows: int) -> dict[st
     }
 
 
-def training(catalog_path: str, *, jobs: int) -> tuple[dict[str, Any], Pipeline]:
+def training(catalog_path: str, *, jobs: int,
+             prior_weight: float) -> tuple[dict[str, Any], Pipeline]:
     """Wall time of train_and_register into a scratch registry; the model read back from it."""
     from core.config import Settings
     from core.service import registry_from_settings, train_and_register
@@ -185,7 +208,7 @@ def training(catalog_path: str, *, jobs: int) -> tuple[dict[str, Any], Pipeline]
         started = time.perf_counter()
         registry = registry_from_settings(settings)  # imports MLflow: part of a CLI run's cost
         outcome = train_and_register(registry=registry, settings=settings, source=catalog_path,
-                                     params=TrainParams(n_jobs=jobs))
+                                     params=TrainParams(n_jobs=jobs, prior_weight=prior_weight))
         wall = time.perf_counter() - started
         started = time.perf_counter()
         loaded = registry.load(outcome.version)
@@ -300,9 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42],
                         help="seeds of the duplicate-grouped splits (default: 42, as training)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel fits (default: 2)")
-    parser.add_argument("--train-jobs", type=int, default=1,
-                        help="n_jobs of the timed training run (default 1, as `categorizer train`)")
+    parser.add_argument("--train-jobs", type=int, default=min(os.cpu_count() or 1, 4),
+                        help="n_jobs of the timed training run (default: the cores, at most 4, "
+                             "as `categorizer train`)")
     parser.add_argument("--batch-rows", type=int, default=50_000)
+    parser.add_argument("--prior-weight", type=float, default=TrainParams().prior_weight,
+                        help="weight of the sample catalog's rows added to linear training "
+                             "(default: training's; 0 measures the model without them)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -312,16 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"meta": {
         "catalog": args.catalog, "rows": len(catalog), "categories": len(set(catalog.categories)),
         "seeds": args.seeds, "jobs": args.jobs, "python": platform.python_version(),
-        "sklearn": sklearn.__version__, "cpus": os.cpu_count(),
+        "sklearn": sklearn.__version__, "cpus": os.cpu_count(), "prior_weight": args.prior_weight,
     }}
     # Training first, in a process that has not imported MLflow yet, as a CLI run would.
-    report["training"], model = training(args.catalog, jobs=args.train_jobs)
+    report["training"], model = training(args.catalog, jobs=args.train_jobs,
+                                         prior_weight=args.prior_weight)
     report["quality"] = {
-        label: cross_validate(catalog, *search_space(family), seeds=args.seeds, jobs=args.jobs)
+        label: cross_validate(catalog, *search_space(family), seeds=args.seeds, jobs=args.jobs,
+                              prior_weight=args.prior_weight if family == "linear" else 0.0)
         for label, family in (("predecessor (random forest)", "baseline"),
                               ("linear (TF-IDF + logistic regression)", "linear"))
     }
-    report["ablation"] = ablation(catalog, seeds=args.seeds, jobs=args.jobs)
+    report["ablation"] = ablation(catalog, seeds=args.seeds, jobs=args.jobs,
+                                  prior_weight=args.prior_weight)
     with threadpool_limits(limits=1):
         report["serving"] = serving(model, catalog.names, batch_rows=args.batch_rows)
     report["transfer"] = transfer(catalog, jobs=args.jobs)

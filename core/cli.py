@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +15,20 @@ from core.config import Settings, get_settings
 from core.data import CatalogError, load_catalog
 from core.registry import Registry, RegistryError
 from core.training import TrainParams
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _weight(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
 
 
 def _progress(stream: Any) -> Any:
@@ -34,6 +49,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
         preprocessing=PreprocessingOptions(stopwords=args.stopwords, stem=args.stem,
                                            lemmatize=args.lemmatize),
         n_jobs=args.jobs,
+        prior_weight=settings.prior_weight if args.prior_weight is None else args.prior_weight,
     )
     outcome = train_and_register(
         registry=registry, settings=settings, source=args.data, table=args.table,
@@ -128,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stopwords", action="store_true", help="drop ES+EN stopwords")
     train.add_argument("--stem", action="store_true", help="Snowball-stem words (NLTK)")
     train.add_argument("--lemmatize", action="store_true", help="lemmatize words (simplemma)")
-    train.add_argument("--jobs", type=int, default=1, help="parallel cross-validation fits")
+    train.add_argument("--jobs", type=_positive, default=min(os.cpu_count() or 1, 4),
+                       help="parallel cross-validation fits (default: the cores, at most 4)")
+    train.add_argument("--prior-weight", type=_weight, default=None,
+                       help="weight of the built-in sample catalog's rows as a vocabulary prior "
+                            "(default PRIOR_WEIGHT, 0.1; 0 turns it off)")
     train.add_argument("--json", action="store_true", help="print the outcome as JSON")
     train.set_defaults(handler=cmd_train)
 

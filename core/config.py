@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     model_name: str = "product-categorizer"
     experiment_name: str = "product-categorizer"
 
+    # Training (see core/training.py).
+    prior_weight: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="Weight of each built-in sample-catalog row added to a store's training "
+                    "rows as a vocabulary prior, when the store uses the same categories; "
+                    "0 turns it off.",
+    )
+
     # Promotion gate (see core/registry.py for why both numbers exist).
     promotion_min_delta: float = Field(default=0.0, ge=0.0, le=1.0)
     promotion_alpha: float = Field(default=0.05, gt=0.0, le=1.0)

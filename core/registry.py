@@ -178,6 +178,7 @@ class Registry:
                 "dataset_rows": len(catalog),
                 "dataset_conflicting_names": len(catalog.conflicts),
                 "n_train": result.n_train,
+                "n_prior": result.n_prior,
                 "n_test": len(result.test_names),
                 "python": platform.python_version(),
             })

@@ -65,7 +65,7 @@ def train_and_register(
             raise ValueError("give a catalog or a source to load one from")
         stage("loading data")
         catalog = load_catalog(source, table=table, query=query)
-    params = params or TrainParams()
+    params = params or TrainParams(prior_weight=settings.prior_weight)
     result = train(catalog=catalog, params=params, on_stage=stage)
     stage("logging to MLflow")
     run_id, version = registry.log_run(result=result, catalog=catalog, params=params, tags=tags)

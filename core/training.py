@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from core.data import Catalog, check_trainable, duplicate_key
+from core.data import SAMPLE_CATALOG, Catalog, check_trainable, duplicate_key, load_catalog
 from core.evaluation import score
 from core.models import ModelFamily, PreprocessingOptions, search_space
 
@@ -33,6 +33,9 @@ class TrainParams:
     seed: int = 42
     n_jobs: int = 1
     min_per_category: int = 5
+    # Weight of each row of the built-in sample catalog, added to the training rows of a linear
+    # model as a vocabulary prior (0 turns it off). See `prior_rows`.
+    prior_weight: float = 0.1
 
     def as_dict(self) -> dict[str, Any]:
         flat = {k: v for k, v in self.__dict__.items() if k != "preprocessing"}
@@ -52,12 +55,75 @@ class TrainResult:
     cv_macro_f1: float
     n_train: int
     seconds: float
+    n_prior: int = 0  # built-in sample rows added to the training rows (see prior_rows)
 
 
 def duplicate_groups(names: list[str]) -> np.ndarray:
     """One group id per distinct name, so exact duplicates never straddle a split."""
     ids: dict[str, int] = {}
     return np.array([ids.setdefault(duplicate_key(n), len(ids)) for n in names])
+
+
+def prior_rows(catalog: Catalog) -> tuple[list[str], list[str]]:
+    """The built-in sample catalog's rows that may be added to `catalog`'s training rows.
+
+    The sample catalog is synthetic (scripts/generate_sample_catalog.py), in six categories.
+    Mixed into training at a small weight it teaches the model hardware vocabulary a store's own
+    catalog lacks, which matters most for product families the store's catalog has never listed
+    (BENCHMARKS.md, "Model quality"). It is used only when the catalog has exactly those
+    categories, never when the catalog is mostly the sample catalog itself, and without the
+    sample rows whose name the catalog lists too (anywhere, held-out rows included), so no prior
+    row can stand in for a test row.
+    """
+    if not SAMPLE_CATALOG.exists():
+        return [], []
+    prior = load_catalog(SAMPLE_CATALOG)
+    if set(prior.categories) != set(catalog.categories):
+        return [], []
+    own = {duplicate_key(name) for name in catalog.names}
+    prior_keys = {duplicate_key(name) for name in prior.names}
+    if len(own & prior_keys) * 2 > len(own):
+        return [], []
+    kept = [(n, c) for n, c in zip(prior.names, prior.categories, strict=True)
+            if duplicate_key(n) not in own]
+    return [n for n, _ in kept], [c for _, c in kept]
+
+
+def select(
+    pipeline: Pipeline,
+    grid: dict[str, list[Any]],
+    x_train: list[str],
+    y_train: list[str],
+    *,
+    prior: tuple[list[str], list[str]] = ([], []),
+    prior_weight: float = 0.0,
+    cv_folds: int,
+    seed: int,
+    n_jobs: int,
+) -> GridSearchCV:
+    """Grid-search by grouped, stratified CV on macro-F1, then refit on all the training rows.
+
+    Prior rows (weighted `prior_weight`) join every inner training part and the refit, and are
+    never scored: each inner test part holds only the catalog's own rows.
+    """
+    inner = StratifiedGroupKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
+    splits = list(inner.split(x_train, y_train, duplicate_groups(x_train)))
+    fit_params: dict[str, Any] = {}
+    x, y = list(x_train), list(y_train)
+    if prior_weight > 0 and prior[0]:
+        extra = np.arange(len(x), len(x) + len(prior[0]))
+        splits = [(np.concatenate([train, extra]), test) for train, test in splits]
+        x += prior[0]
+        y += prior[1]
+        fit_params["classifier__sample_weight"] = np.concatenate(
+            [np.ones(len(x_train)), np.full(len(prior[0]), prior_weight)]
+        )
+    search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=splits, n_jobs=n_jobs,
+                          refit=True, error_score="raise")
+    # These fits are small: one BLAS thread each is faster than several fighting over 2 cores.
+    with threadpool_limits(limits=1):
+        search.fit(x, y, **fit_params)
+    return search
 
 
 def split_holdout(
@@ -88,18 +154,11 @@ def train(
 
     stage("selecting")
     pipeline, grid = search_space(params.family, params.preprocessing, seed=params.seed)
-    search = GridSearchCV(
-        pipeline,
-        grid,
-        scoring="f1_macro",
-        cv=StratifiedGroupKFold(n_splits=params.cv_folds, shuffle=True, random_state=params.seed),
-        n_jobs=params.n_jobs,
-        refit=True,
-        error_score="raise",
-    )
-    # These fits are small: one BLAS thread each is faster than several fighting over 2 cores.
-    with threadpool_limits(limits=1):
-        search.fit(x_train, y_train, groups=duplicate_groups(x_train))
+    use_prior = params.family == "linear" and params.prior_weight > 0
+    prior = prior_rows(catalog) if use_prior else ([], [])
+    search = select(pipeline, grid, x_train, y_train, prior=prior,
+                    prior_weight=params.prior_weight, cv_folds=params.cv_folds,
+                    seed=params.seed, n_jobs=params.n_jobs)
     model: Pipeline = search.best_estimator_
     logger.info("selected %s (cv macro-F1 %.4f)", search.best_params_, search.best_score_)
 
@@ -113,5 +172,6 @@ def train(
         best_params=dict(search.best_params_),
         cv_macro_f1=float(search.best_score_),
         n_train=len(x_train),
+        n_prior=len(prior[0]),
         seconds=time.perf_counter() - started,
     )

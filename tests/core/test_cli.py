@@ -191,3 +191,17 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["promote", "latest"])
     assert caught.value.code == 2
     assert "invalid int value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "fragment"), [
+    ("--prior-weight", "2", "must be between 0 and 1"),
+    ("--prior-weight", "-0.1", "must be between 0 and 1"),
+    ("--jobs", "0", "must be 1 or more"),
+])
+def test_train_option_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], option: str, value: str, fragment: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["train", "--data", str(SAMPLE_CATALOG), option, value])
+    assert caught.value.code == 2
+    assert fragment in capsys.readouterr().err

@@ -8,9 +8,19 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
-from core.data import Catalog, CatalogError
+from core.data import Catalog, CatalogError, duplicate_key
 from core.evaluation import score
-from core.training import TrainParams, TrainResult, duplicate_groups, split_holdout, train
+from core.models import search_space
+from core.training import (
+    TrainParams,
+    TrainResult,
+    duplicate_groups,
+    prior_rows,
+    select,
+    split_holdout,
+    train,
+)
+from tests.fixtures.catalogs import subsample
 
 
 def group_key(name: str) -> str:
@@ -102,3 +112,73 @@ def test_train_params_flatten_for_tracking() -> None:
     assert flat["pre_keep_numbers"] is True
     assert flat["pre_stem"] is False
     assert "preprocessing" not in flat
+
+
+# -- the built-in vocabulary prior ---------------------------------------------------------------
+
+def store_catalog(sample: Catalog, *, without: str, per_category: int = 20) -> Catalog:
+    """A store of its own in the sample's six categories: names of its own (a store code added),
+    none of them holding the word `without`."""
+    part = subsample(sample, per_category=per_category, seed=5)
+    rows = [(category, f"{name} st{i}")
+            for i, (name, category) in enumerate(zip(part.names, part.categories, strict=True))
+            if without not in name.lower()]
+    return Catalog(names=[n for _, n in rows], categories=[c for c, _ in rows], source="store")
+
+
+def test_prior_rows_join_a_store_that_files_under_the_same_categories(
+    sample_catalog: Catalog,
+) -> None:
+    store = store_catalog(sample_catalog, without="tinaco")
+    shared = sample_catalog.names[0]  # a name the store lists too, in a different case
+    store = Catalog(names=[*store.names, shared.upper()],
+                    categories=[*store.categories, sample_catalog.categories[0]], source="store")
+
+    names, categories = prior_rows(store)
+
+    assert len(names) == len(categories) > 1000
+    assert set(categories) == set(store.categories)
+    own = {duplicate_key(name) for name in store.names}
+    assert not own & {duplicate_key(name) for name in names}  # never a name the store lists
+    assert duplicate_key(shared) not in {duplicate_key(name) for name in names}
+
+
+def test_no_prior_for_other_categories_or_for_the_sample_catalog_itself(
+    sample_catalog: Catalog, small_catalog: Catalog,
+) -> None:
+    other = Catalog(names=[f"Taladro {n}" for n in range(10)] + [f"Esmalte {n}" for n in range(10)],
+                    categories=["Tools"] * 10 + ["Paint"] * 10, source="other")
+    assert prior_rows(other) == ([], [])
+    assert prior_rows(sample_catalog) == ([], [])
+    assert prior_rows(small_catalog) == ([], [])  # mostly sample names: no second helping
+
+
+def test_prior_rows_are_trained_on_and_never_scored(sample_catalog: Catalog) -> None:
+    store = store_catalog(sample_catalog, without="tinaco")
+    prior = prior_rows(store)
+    pipeline, _ = search_space("linear")
+
+    search = select(pipeline, {"classifier__C": [10.0]}, store.names, store.categories,
+                    prior=prior, prior_weight=0.1, cv_folds=3, seed=0, n_jobs=1)
+
+    own, extra = len(store), set(range(len(store), len(store) + len(prior[0])))
+    for train_part, test_part in search.cv:
+        assert max(test_part) < own  # only the store's rows are scored
+        assert extra <= set(train_part)  # every prior row is learnt from
+    assert len(search.best_estimator_[-1].classes_) == 6
+
+
+def test_the_prior_teaches_words_the_store_never_used(sample_catalog: Catalog) -> None:
+    store = store_catalog(sample_catalog, without="tinaco")
+    with_prior = train(catalog=store, params=TrainParams(cv_folds=3, prior_weight=0.1))
+    without = train(catalog=store, params=TrainParams(cv_folds=3, prior_weight=0.0))
+
+    def vocabulary(result: TrainResult) -> dict[str, int]:
+        return dict(result.model.named_steps["features"].transformer_list)["word"].vocabulary_
+
+    assert with_prior.n_prior > 1000
+    assert without.n_prior == 0
+    assert "tinaco" in vocabulary(with_prior)
+    assert "tinaco" not in vocabulary(without)
+    assert with_prior.model.predict(["Tinaco 1100 L"]).tolist() == ["Plomería"]
+    assert with_prior.metrics["n"] == without.metrics["n"]  # the same held-out store rows

@@ -82,9 +82,10 @@ def _fold(pipeline: Pipeline, grid: dict[str, list[Any]] | None, names: np.ndarr
     x_train, y_train = names[train].tolist(), categories[train].tolist()
     with threadpool_limits(limits=1):
         if grid:
-            model: Any = select(clone(pipeline), grid, x_train, y_train, prior=prior,
-                                prior_weight=prior_weight, cv_folds=FOLDS, seed=seed, n_jobs=1)
-            params = model.best_params_
+            selection = select(clone(pipeline), grid, x_train, y_train, prior=prior,
+                               prior_weight=prior_weight, cv_folds=FOLDS, seed=seed, n_jobs=1)
+            model: Any = selection.model
+            params = selection.best_params
         else:
             model, params = clone(pipeline), {}
             if prior_weight > 0 and prior[0]:
@@ -323,9 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42],
                         help="seeds of the duplicate-grouped splits (default: 42, as training)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel fits (default: 2)")
-    parser.add_argument("--train-jobs", type=int, default=min(os.cpu_count() or 1, 4),
-                        help="n_jobs of the timed training run (default: the cores, at most 4, "
-                             "as `categorizer train`)")
+    parser.add_argument("--train-jobs", type=int, default=1,
+                        help="n_jobs of the timed training run (default 1, as `categorizer train`)")
     parser.add_argument("--batch-rows", type=int, default=50_000)
     parser.add_argument("--prior-weight", type=float, default=TrainParams().prior_weight,
                         help="weight of the sample catalog's rows added to linear training "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -144,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stopwords", action="store_true", help="drop ES+EN stopwords")
     train.add_argument("--stem", action="store_true", help="Snowball-stem words (NLTK)")
     train.add_argument("--lemmatize", action="store_true", help="lemmatize words (simplemma)")
-    train.add_argument("--jobs", type=_positive, default=min(os.cpu_count() or 1, 4),
-                       help="parallel cross-validation fits (default: the cores, at most 4)")
+    train.add_argument("--jobs", type=_positive, default=1,
+                       help="parallel cross-validation fits (default 1: on a catalog of a few "
+                            "thousand rows, starting worker processes costs what they save)")
     train.add_argument("--prior-weight", type=_weight, default=None,
                        help="weight of the built-in sample catalog's rows as a vocabulary prior "
                             "(default PRIOR_WEIGHT, 0.1; 0 turns it off)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
@@ -89,6 +90,16 @@ def prior_rows(catalog: Catalog) -> tuple[list[str], list[str]]:
     return [n for n, _ in kept], [c for _, c in kept]
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The chosen parameters, their cross-validated score, and the model refit with them."""
+
+    model: Pipeline
+    best_params: dict[str, Any]
+    cv_macro_f1: float
+    splits: list[tuple[np.ndarray, np.ndarray]]  # the inner CV's (train, test) over x_train
+
+
 def select(
     pipeline: Pipeline,
     grid: dict[str, list[Any]],
@@ -100,30 +111,30 @@ def select(
     cv_folds: int,
     seed: int,
     n_jobs: int,
-) -> GridSearchCV:
-    """Grid-search by grouped, stratified CV on macro-F1, then refit on all the training rows.
+) -> Selection:
+    """Grid-search by grouped, stratified CV on macro-F1, then refit the best on all the rows.
 
-    Prior rows (weighted `prior_weight`) join every inner training part and the refit, and are
-    never scored: each inner test part holds only the catalog's own rows.
+    Selection runs on the catalog's own rows; the prior rows (weighted `prior_weight`) join the
+    final fit only. So no prior row is ever scored, and the selection fits stay the size of the
+    store's catalog: with the prior in every fit, selection took three times as long for no
+    better model (BENCHMARKS.md, "Model quality").
     """
     inner = StratifiedGroupKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     splits = list(inner.split(x_train, y_train, duplicate_groups(x_train)))
-    fit_params: dict[str, Any] = {}
-    x, y = list(x_train), list(y_train)
-    if prior_weight > 0 and prior[0]:
-        extra = np.arange(len(x), len(x) + len(prior[0]))
-        splits = [(np.concatenate([train, extra]), test) for train, test in splits]
-        x += prior[0]
-        y += prior[1]
-        fit_params["classifier__sample_weight"] = np.concatenate(
-            [np.ones(len(x_train)), np.full(len(prior[0]), prior_weight)]
-        )
     search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=splits, n_jobs=n_jobs,
-                          refit=True, error_score="raise")
+                          refit=False, error_score="raise")
     # These fits are small: one BLAS thread each is faster than several fighting over 2 cores.
     with threadpool_limits(limits=1):
-        search.fit(x, y, **fit_params)
-    return search
+        search.fit(x_train, y_train)
+        model = clone(pipeline).set_params(**search.best_params_)
+        if prior_weight > 0 and prior[0]:
+            weights = np.concatenate([np.ones(len(x_train)), np.full(len(prior[0]), prior_weight)])
+            model.fit([*x_train, *prior[0]], [*y_train, *prior[1]],
+                      classifier__sample_weight=weights)
+        else:
+            model.fit(x_train, y_train)
+    return Selection(model=model, best_params=dict(search.best_params_),
+                     cv_macro_f1=float(search.best_score_), splits=splits)
 
 
 def split_holdout(
@@ -156,11 +167,11 @@ def train(
     pipeline, grid = search_space(params.family, params.preprocessing, seed=params.seed)
     use_prior = params.family == "linear" and params.prior_weight > 0
     prior = prior_rows(catalog) if use_prior else ([], [])
-    search = select(pipeline, grid, x_train, y_train, prior=prior,
-                    prior_weight=params.prior_weight, cv_folds=params.cv_folds,
-                    seed=params.seed, n_jobs=params.n_jobs)
-    model: Pipeline = search.best_estimator_
-    logger.info("selected %s (cv macro-F1 %.4f)", search.best_params_, search.best_score_)
+    selection = select(pipeline, grid, x_train, y_train, prior=prior,
+                       prior_weight=params.prior_weight, cv_folds=params.cv_folds,
+                       seed=params.seed, n_jobs=params.n_jobs)
+    model = selection.model
+    logger.info("selected %s (cv macro-F1 %.4f)", selection.best_params, selection.cv_macro_f1)
 
     stage("evaluating")
     metrics = score(y_test, model.predict(x_test).tolist())
@@ -169,8 +180,8 @@ def train(
         test_names=x_test,
         test_categories=y_test,
         metrics=metrics,
-        best_params=dict(search.best_params_),
-        cv_macro_f1=float(search.best_score_),
+        best_params=selection.best_params,
+        cv_macro_f1=selection.cv_macro_f1,
         n_train=len(x_train),
         n_prior=len(prior[0]),
         seconds=time.perf_counter() - started,

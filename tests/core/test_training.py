@@ -153,19 +153,21 @@ def test_no_prior_for_other_categories_or_for_the_sample_catalog_itself(
     assert prior_rows(small_catalog) == ([], [])  # mostly sample names: no second helping
 
 
-def test_prior_rows_are_trained_on_and_never_scored(sample_catalog: Catalog) -> None:
+def test_prior_rows_join_the_final_fit_and_are_never_scored(sample_catalog: Catalog) -> None:
     store = store_catalog(sample_catalog, without="tinaco")
     prior = prior_rows(store)
     pipeline, _ = search_space("linear")
 
-    search = select(pipeline, {"classifier__C": [10.0]}, store.names, store.categories,
-                    prior=prior, prior_weight=0.1, cv_folds=3, seed=0, n_jobs=1)
+    selection = select(pipeline, {"classifier__C": [3.0, 10.0]}, store.names, store.categories,
+                       prior=prior, prior_weight=0.1, cv_folds=3, seed=0, n_jobs=1)
 
-    own, extra = len(store), set(range(len(store), len(store) + len(prior[0])))
-    for train_part, test_part in search.cv:
-        assert max(test_part) < own  # only the store's rows are scored
-        assert extra <= set(train_part)  # every prior row is learnt from
-    assert len(search.best_estimator_[-1].classes_) == 6
+    for train_part, test_part in selection.splits:  # selection sees the store's rows alone
+        assert max(train_part) < len(store)
+        assert max(test_part) < len(store)
+    vocabulary = dict(selection.model.named_steps["features"].transformer_list)["word"].vocabulary_
+    assert "tinaco" in vocabulary  # a word only the prior rows have: they were fitted
+    assert selection.best_params["classifier__C"] in (3.0, 10.0)
+    assert 0.0 < selection.cv_macro_f1 <= 1.0
 
 
 def test_the_prior_teaches_words_the_store_never_used(sample_catalog: Catalog) -> None:

@@ -62,7 +62,7 @@ train: install  ## train from CATALOG (default: the shared real catalog)
 	$(VENV)/bin/categorizer train --data $(CATALOG)
 
 bench: install  ## measure model quality and service performance on CATALOG (needs wrk: apt-get install wrk)
-	$(PY) benchmarks/model_quality.py $(CATALOG)
+	$(PY) benchmarks/model_quality.py $(CATALOG) --seeds 42 43 44
 	$(PY) benchmarks/run_all.py $(CATALOG)
 
 compose-config:  ## validate docker-compose.yml (needs `docker compose` or `docker-compose`)

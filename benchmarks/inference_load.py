@@ -6,8 +6,10 @@ Serves benchmarks/bench_app.py (the product's app plus reference routes) with on
 process and drives it with wrk (-t2 -c32 --latency) from a Lua script that cycles through the
 catalog's names, one name per request. Measures the product endpoint, the constant-answer
 ceiling, the predecessor's approach and a plain scikit-learn `pipeline.predict` per request.
-Before loading it, checks that the product's answers are the pipeline's own on every catalog
-name, in process and through HTTP.
+The product and the ceiling, whose ratio is the target, are measured in turns (5 turns of 4 s
+each by default) so that the machine's drifting speed falls on both alike. Before loading it,
+checks that the product's answers are the pipeline's own on every catalog name, in process and
+through HTTP.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,6 +98,37 @@ def wrk(url: str, script: Path, *, duration: int, clients: int, threads: int) ->
     }
 
 
+def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure from several wrk runs of one endpoint: total requests over total time; the
+    median p50/p90 of the runs and the worst p99 and max."""
+    requests = sum(p["requests"] for p in parts)
+    seconds = sum(p["requests"] / p["requests_per_s"] for p in parts if p["requests_per_s"])
+    return {
+        "requests_per_s": round(requests / seconds, 1) if seconds else 0.0,
+        "p50_ms": statistics.median(p["p50_ms"] for p in parts),
+        "p90_ms": statistics.median(p["p90_ms"] for p in parts),
+        "p99_ms": max(p["p99_ms"] for p in parts),
+        "max_ms": max(p["max_ms"] for p in parts),
+        "requests": requests,
+        "errors": sum(p["errors"] for p in parts),
+        "non_2xx": sum(p["non_2xx"] for p in parts),
+        "slices": len(parts),
+        "slice_requests_per_s": [p["requests_per_s"] for p in parts],
+    }
+
+
+def interleaved(urls: dict[str, str], script: Path, *, duration: int, clients: int,
+                threads: int, slices: int) -> dict[str, dict[str, Any]]:
+    """Endpoints measured in turns (A, B, A, B, ...), `slices` turns of duration/slices seconds
+    each, so that a drift in the machine's speed falls on both alike."""
+    each = max(1, round(duration / slices))
+    parts: dict[str, list[dict[str, Any]]] = {key: [] for key in urls}
+    for _ in range(slices):
+        for key, url in urls.items():
+            parts[key].append(wrk(url, script, duration=each, clients=clients, threads=threads))
+    return {key: _combine(runs) for key, runs in parts.items()}
+
+
 def check_identical(stack: Stack, names: list[str]) -> dict[str, Any]:
     """The product's category for every catalog name == the champion pipeline's prediction.
 
@@ -150,9 +184,11 @@ def _ratios(results: dict[str, Any]) -> dict[str, float]:
 
 def run(stack: Stack, catalog: Path, *, duration: int = 20, clients: int = 32,
         threads: int = 2, endpoints: tuple[str, ...] = tuple(ENDPOINTS),
-        quiet_timeout: float = 600) -> dict[str, Any]:
+        quiet_timeout: float = 600, slices: int = 5) -> dict[str, Any]:
     """Each endpoint as deployed (uvicorn's defaults: access log on), then the product and the
-    ceiling again with the access log off."""
+    ceiling again with the access log off. The product and the ceiling are measured in turns
+    (`interleaved`): this machine's speed drifts within minutes, and a ratio of two runs taken
+    one after the other moved by ±0.1 with it."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     from core.data import load_catalog
@@ -178,7 +214,19 @@ def run(stack: Stack, catalog: Path, *, duration: int = 20, clients: int = 32,
                     identical = check_identical(stack, names)
                     log(f"predictions: {identical}")
                 results: dict[str, Any] = {}
-                for key in keys:
+                paired = [key for key in ("product", "ceiling") if key in keys]
+                if paired:  # the ratio's two sides, in turns
+                    urls = {key: stack.api_url + ENDPOINTS[key] for key in paired}
+                    for url in urls.values():
+                        wrk(url, script, duration=3, clients=clients, threads=threads)  # warm up
+                    quiet = wait_for_quiet(timeout=quiet_timeout)
+                    with CpuAudit(lambda api=api: {"api": api.tree()}) as audit:
+                        figures = interleaved(urls, script, duration=duration, clients=clients,
+                                              threads=threads, slices=slices)
+                    for key in paired:
+                        results[key] = {**figures[key], **quiet, **audit.result}
+                        log(f"{label} {key}: {results[key]}")
+                for key in (k for k in keys if k not in paired):
                     url = stack.api_url + ENDPOINTS[key]
                     wrk(url, script, duration=3, clients=clients, threads=threads)  # warm up
                     quiet = wait_for_quiet(timeout=quiet_timeout)
@@ -193,7 +241,7 @@ def run(stack: Stack, catalog: Path, *, duration: int = 20, clients: int = 32,
     finally:
         script.unlink()
     return {"clients": clients, "wrk_threads": threads, "duration_s": duration,
-            "identical": identical, **runs}
+            "slices": slices, "identical": identical, **runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--quiet-timeout", type=float, default=600)
+    parser.add_argument("--slices", type=int, default=5,
+                        help="turns in which the product and the ceiling alternate")
     args = parser.parse_args(argv)
     catalog = catalog_path(args.catalog)
     with scratch_stack() as stack:
         result = run(stack, catalog, duration=args.duration, clients=args.clients,
-                     endpoints=tuple(args.endpoints.split(",")), quiet_timeout=args.quiet_timeout)
+                     endpoints=tuple(args.endpoints.split(",")), quiet_timeout=args.quiet_timeout,
+                     slices=args.slices)
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
     print()
     return 0

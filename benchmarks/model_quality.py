@@ -50,7 +50,7 @@ from threadpoolctl import threadpool_limits
 from core.data import SAMPLE_CATALOG, Catalog, load_catalog
 from core.evaluation import score
 from core.models import PreprocessingOptions, linear_pipeline, search_space
-from core.training import TrainParams, duplicate_groups, prior_rows, select
+from core.training import TrainParams, duplicate_groups, fit_with_prior, prior_rows, select
 
 FOLDS = 5
 SWITCHES = ("lowercase", "fold_accents", "keep_numbers", "stopwords", "stem", "lemmatize")
@@ -87,13 +87,9 @@ def _fold(pipeline: Pipeline, grid: dict[str, list[Any]] | None, names: np.ndarr
             model: Any = selection.model
             params = selection.best_params
         else:
-            model, params = clone(pipeline), {}
-            if prior_weight > 0 and prior[0]:
-                weights = np.r_[np.ones(len(x_train)), np.full(len(prior[0]), prior_weight)]
-                model.fit(x_train + prior[0], y_train + prior[1],
-                          classifier__sample_weight=weights)
-            else:
-                model.fit(x_train, y_train)
+            model = fit_with_prior(clone(pipeline), x_train, y_train, prior=prior,
+                                   prior_weight=prior_weight)
+            params = {}
         metrics = score(categories[test].tolist(), model.predict(names[test].tolist()).tolist())
     return {"macro_f1": metrics["macro_f1"], "accuracy": metrics["accuracy"], "params": params}
 

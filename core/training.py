@@ -90,6 +90,17 @@ def prior_rows(catalog: Catalog) -> tuple[list[str], list[str]]:
     return [n for n, _ in kept], [c for _, c in kept]
 
 
+def fit_with_prior(
+    pipeline: Pipeline, x: list[str], y: list[str], *,
+    prior: tuple[list[str], list[str]] = ([], []), prior_weight: float = 0.0,
+) -> Pipeline:
+    """Fit on the rows, plus the prior rows weighted `prior_weight` when there are any."""
+    if prior_weight > 0 and prior[0]:
+        weights = np.concatenate([np.ones(len(x)), np.full(len(prior[0]), prior_weight)])
+        return pipeline.fit([*x, *prior[0]], [*y, *prior[1]], classifier__sample_weight=weights)
+    return pipeline.fit(x, y)
+
+
 @dataclass(frozen=True)
 class Selection:
     """The chosen parameters, their cross-validated score, and the model refit with them."""
@@ -126,13 +137,8 @@ def select(
     # These fits are small: one BLAS thread each is faster than several fighting over 2 cores.
     with threadpool_limits(limits=1):
         search.fit(x_train, y_train)
-        model = clone(pipeline).set_params(**search.best_params_)
-        if prior_weight > 0 and prior[0]:
-            weights = np.concatenate([np.ones(len(x_train)), np.full(len(prior[0]), prior_weight)])
-            model.fit([*x_train, *prior[0]], [*y_train, *prior[1]],
-                      classifier__sample_weight=weights)
-        else:
-            model.fit(x_train, y_train)
+        model = fit_with_prior(clone(pipeline).set_params(**search.best_params_),
+                               x_train, y_train, prior=prior, prior_weight=prior_weight)
     return Selection(model=model, best_params=dict(search.best_params_),
                      cv_macro_f1=float(search.best_score_), splits=splits)
 

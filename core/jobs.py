@@ -229,16 +229,18 @@ class JobStore:
         job_id = uuid.uuid4().hex
         try:
             with self._begin() as connection:
-                connection.execute(jobs_table.insert().values(
-                    id=job_id, kind=kind, state="queued", params=params, attempts=0,
-                    idempotency_key=idempotency_key, created_at=_now(),
-                ))
-        except sa.exc.IntegrityError:
-            existing = self._by_key(idempotency_key) if idempotency_key else None
-            if existing is None:
-                raise
-            return existing, False  # a concurrent request with the same key won the race
+                _insert_job(connection, job_id, kind=kind, params=params, key=idempotency_key)
+        except sa.exc.IntegrityError as exc:
+            return self._race_winner(idempotency_key, exc), False
         return self.get(job_id), True
+
+    def _race_winner(self, key: str | None, error: sa.exc.IntegrityError) -> Job:
+        """The job a concurrent request with the same idempotency key created first; `error`
+        is raised again when no such job explains it."""
+        existing = self._by_key(key) if key else None
+        if existing is None:
+            raise error
+        return existing
 
     def find_by_key(self, key: str) -> Job | None:
         """The job created with this idempotency key, if any."""
@@ -371,45 +373,18 @@ class JobStore:
         job_id = uuid.uuid4().hex
         try:
             with self._begin() as connection:
-                connection.execute(jobs_table.insert().values(
-                    id=job_id, kind="batch", state="queued", params={}, attempts=0,
-                    idempotency_key=idempotency_key, created_at=_now(),
-                ))
-                total = n_chunks = 0
-                for rows in chunks:
-                    connection.execute(chunks_table.insert().values(
-                        job_id=job_id, idx=n_chunks, first_row=total, n_rows=len(rows),
-                        rows=_pack(rows),
-                    ))
-                    total += len(rows)
-                    n_chunks += 1
+                _insert_job(connection, job_id, kind="batch", params={}, key=idempotency_key)
+                total, _ = _insert_chunks(connection, job_id, chunks)
                 if total == 0:
                     raise EmptyBatch("the batch has no rows")
-                connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
-                                   .values(total_rows=total, n_chunks=n_chunks))
-        except sa.exc.IntegrityError:
-            existing = self._by_key(idempotency_key) if idempotency_key else None
-            if existing is None:
-                raise
-            return existing, False  # a concurrent request with the same key won the race
+        except sa.exc.IntegrityError as exc:
+            return self._race_winner(idempotency_key, exc), False
         return self.get(job_id), True
 
     def add_chunks(self, job_id: str, chunks: Iterable[list[InputRow]]) -> tuple[int, int]:
-        """Store a job's input rows chunk by chunk; returns (total rows, number of chunks)."""
-        total = 0
-        n_chunks = 0
-        for rows in chunks:
-            with self._begin() as connection:
-                connection.execute(chunks_table.insert().values(
-                    job_id=job_id, idx=n_chunks, first_row=total, n_rows=len(rows),
-                    rows=_pack(rows),
-                ))
-            total += len(rows)
-            n_chunks += 1
+        """Store an existing job's input rows; returns (total rows, number of chunks)."""
         with self._begin() as connection:
-            connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
-                               .values(total_rows=total, n_chunks=n_chunks))
-        return total, n_chunks
+            return _insert_chunks(connection, job_id, chunks)
 
     def get_chunk(self, job_id: str, idx: int) -> list[InputRow]:
         with self._begin() as connection:
@@ -488,6 +463,29 @@ class JobStore:
                         continue
                     yield ResultRow(row=row, id=row_id, name=name, category=category,
                                     confidence=confidence, error=error)
+
+
+def _insert_job(connection: sa.Connection, job_id: str, *, kind: JobKind,
+                params: dict[str, Any], key: str | None) -> None:
+    connection.execute(jobs_table.insert().values(
+        id=job_id, kind=kind, state="queued", params=params, attempts=0,
+        idempotency_key=key, created_at=_now(),
+    ))
+
+
+def _insert_chunks(connection: sa.Connection, job_id: str,
+                   chunks: Iterable[list[InputRow]]) -> tuple[int, int]:
+    """Store the rows a chunk per row and record the job's size: (total rows, chunks)."""
+    total = n_chunks = 0
+    for rows in chunks:
+        connection.execute(chunks_table.insert().values(
+            job_id=job_id, idx=n_chunks, first_row=total, n_rows=len(rows), rows=_pack(rows),
+        ))
+        total += len(rows)
+        n_chunks += 1
+    connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                       .values(total_rows=total, n_chunks=n_chunks))
+    return total, n_chunks
 
 
 @overload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 
@@ -14,15 +15,20 @@ from api.deps import AppState
 from api.errors import install_error_handlers
 from api.queue import TaskQueue
 from api.routes import batch, health, inference, jobs, models
+from api.routes.batch import BATCH_TASK
+from api.routes.jobs import TRAINING_TASK
 from api.schemas import problems
 from api.uploads import BodySizeLimit
 from core.config import Settings, get_settings
-from core.jobs import JobStore
+from core.jobs import Job, JobStore
 from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
+from core.sweeper import SweepReport, sweep
 
 logger = logging.getLogger(__name__)
+
+JOB_TASKS = {"training": TRAINING_TASK, "batch": BATCH_TASK}  # what sends a job of each kind
 
 
 def build_state(settings: Settings) -> AppState:
@@ -37,6 +43,28 @@ def build_state(settings: Settings) -> AppState:
         champion=ChampionHolder(registry, top_k=settings.top_k),
         queue=TaskQueue(create_celery_app(settings)),
     )
+
+
+def sweep_jobs(state: AppState) -> SweepReport:
+    """Send again the jobs nothing is heard of, through this API's queue (core.sweeper)."""
+    settings = state.settings
+
+    def resend(job: Job, task_id: str) -> None:
+        state.queue.enqueue(JOB_TASKS[job.kind], job.id, task_id=task_id)
+
+    return sweep(state.store, resend, stale_after=settings.stale_after,
+                 max_resends=settings.job_max_resends,
+                 keep_for=dt.timedelta(days=settings.job_ttl_days))
+
+
+async def _sweep_jobs(state: AppState) -> None:
+    """Every SWEEP_SECONDS; each API process sweeps, and the store lets one act on each job."""
+    while True:
+        await asyncio.sleep(state.settings.sweep_seconds)
+        try:
+            await run_in_threadpool(sweep_jobs, state)
+        except Exception as exc:  # a database outage: the next sweep tries again
+            logger.warning("job sweep failed: %s", exc)
 
 
 async def _watch_champion(state: AppState) -> None:
@@ -59,13 +87,15 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
             logger.error("job database unavailable at start-up: %s", exc)
         await run_in_threadpool(app_state.champion.refresh)
         freeze_heap()  # what start-up built lives as long as the process: see there
-        watcher = asyncio.create_task(_watch_champion(app_state))
+        loops = [asyncio.create_task(_watch_champion(app_state)),
+                 asyncio.create_task(_sweep_jobs(app_state))]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for loop in loops:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
 
     limits = settings or (state.settings if state else get_settings())
     app = FastAPI(

@@ -18,10 +18,10 @@ class TaskQueue:
     def __init__(self, celery_app: Any) -> None:
         self.app = celery_app
 
-    def enqueue(self, task_name: str, *args: Any) -> str:
+    def enqueue(self, task_name: str, *args: Any, task_id: str | None = None) -> str:
         try:
             result = self.app.send_task(
-                task_name, args=list(args),
+                task_name, args=list(args), task_id=task_id,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.3, "interval_max": 1.0},
             )

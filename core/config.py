@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -69,7 +70,22 @@ class Settings(BaseSettings):
     batch_chunk_time_limit: int = Field(default=600, ge=10, description="Hard limit, seconds.")
     task_max_retries: int = Field(default=3, ge=0)
     result_expires: int = Field(default=24 * 3600, ge=60)
-    job_ttl_days: int = Field(default=30, ge=1)
+    job_ttl_days: int = Field(default=30, ge=1,
+                              description="Ended jobs and their rows are deleted after this.")
+    # The job sweeper (core/sweeper.py), run by every API process.
+    sweep_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How often the API looks for jobs nothing is heard of and old ended jobs.",
+    )
+    job_stale_seconds: int | None = Field(
+        default=None, ge=1,
+        description="A queued or running job silent this long is sent again; default the "
+                    "broker's visibility timeout (2 x TRAINING_TIME_LIMIT) plus 10 minutes.",
+    )
+    job_max_resends: int = Field(
+        default=3, ge=0,
+        description="Sends after which a still-silent job is failed with the reason.",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -79,6 +95,22 @@ class Settings(BaseSettings):
                 "ADMIN_API_KEY is unset or a placeholder; set a real key outside development"
             )
         return self
+
+    @model_validator(mode="after")
+    def _stale_after_outlasts_a_training(self) -> Settings:
+        stale = self.job_stale_seconds
+        if stale is not None and stale <= self.training_time_limit:
+            raise ValueError(
+                f"JOB_STALE_SECONDS ({self.job_stale_seconds}) must exceed TRAINING_TIME_LIMIT "
+                f"({self.training_time_limit}): a training still running would be sent again"
+            )
+        return self
+
+    @property
+    def stale_after(self) -> dt.timedelta:
+        """How long a job may stay silent before the sweeper sends it again."""
+        seconds = self.job_stale_seconds or 2 * self.training_time_limit + 600
+        return dt.timedelta(seconds=seconds)
 
     def ensure_data_dir(self) -> None:
         """Create DATA_DIR, where the embedded stores live (called by entry points)."""

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 JobKind = Literal["training", "batch"]
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
+ACTIVE_STATES = ("queued", "running")
 
 metadata = sa.MetaData()
 
@@ -44,6 +45,10 @@ jobs_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
+    # The last sign of life: every state or stage change, and every chunk result stored.
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    # How often core.sweeper sent the job again after its messages were lost.
+    sa.Column("resends", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 uploads_table = sa.Table(
@@ -103,6 +108,8 @@ class Job:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    updated_at: dt.datetime | None = None
+    resends: int = 0
 
     @property
     def terminal(self) -> bool:
@@ -172,8 +179,15 @@ class JobStore:
         return cls(create_db_engine(url))
 
     def create_schema(self) -> None:
+        """Create the tables, and add the columns a store made by an earlier version lacks."""
         with self._begin() as connection:
             metadata.create_all(connection)
+        try:
+            with self._begin() as connection:
+                _add_missing_columns(connection)
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+            with self._begin() as connection:  # another process added them first
+                _add_missing_columns(connection)
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -280,15 +294,18 @@ class JobStore:
             n_chunks=row["n_chunks"], rows_done=int(done), attempts=row["attempts"],
             task_id=row["task_id"],
             created_at=_aware(row["created_at"]), started_at=_aware(row["started_at"]),
-            finished_at=_aware(row["finished_at"]),
+            finished_at=_aware(row["finished_at"]), updated_at=_aware(row["updated_at"]),
+            resends=row["resends"] or 0,
         )
 
-    def _update(self, job_id: str, *, only_from: Iterable[str], **values: Any) -> bool:
+    def _update(self, job_id: str, *, only_from: Iterable[str], where: Iterable[Any] = (),
+                **values: Any) -> bool:
         with self._begin() as connection:
             result = connection.execute(
                 jobs_table.update()
-                .where(jobs_table.c.id == job_id, jobs_table.c.state.in_(list(only_from)))
-                .values(**values)
+                .where(jobs_table.c.id == job_id, jobs_table.c.state.in_(list(only_from)),
+                       *where)
+                .values(updated_at=_now(), **values)
             )
         return bool(result.rowcount)
 
@@ -301,7 +318,7 @@ class JobStore:
             values["stage"] = stage
         if model_version is not None:
             values["model_version"] = model_version
-        return self._update(job_id, only_from=("queued", "running"), **values)
+        return self._update(job_id, only_from=ACTIVE_STATES, **values)
 
     def set_task_id(self, job_id: str, task_id: str) -> None:
         with self._begin() as connection:
@@ -309,7 +326,7 @@ class JobStore:
                                .values(task_id=task_id))
 
     def set_stage(self, job_id: str, stage: str) -> bool:
-        return self._update(job_id, only_from=("queued", "running"), stage=stage)
+        return self._update(job_id, only_from=ACTIVE_STATES, stage=stage)
 
     def succeed(self, job_id: str, result: dict[str, Any], *,
                 model_version: int | None = None) -> bool:
@@ -317,20 +334,49 @@ class JobStore:
                                   "finished_at": _now()}
         if model_version is not None:
             values["model_version"] = model_version
-        return self._update(job_id, only_from=("queued", "running"), **values)
+        return self._update(job_id, only_from=ACTIVE_STATES, **values)
 
     def fail(self, job_id: str, error: str) -> bool:
-        return self._update(job_id, only_from=("queued", "running"), state="failed",
+        return self._update(job_id, only_from=ACTIVE_STATES, state="failed",
                             error=error[:4000], finished_at=_now())
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job that has not ended; False if it already had."""
         self.get(job_id)
-        return self._update(job_id, only_from=("queued", "running"), state="cancelled",
+        return self._update(job_id, only_from=ACTIVE_STATES, state="cancelled",
                             finished_at=_now())
 
     def is_cancelled(self, job_id: str) -> bool:
         return self.get(job_id).state == "cancelled"
+
+    # -- jobs nothing is heard of (core.sweeper) -------------------------------------------------
+
+    def stale_jobs(self, *, older_than: dt.timedelta) -> list[Job]:
+        """Queued or running jobs with no sign of life (`updated_at`) for `older_than`."""
+        with self._begin() as connection:
+            ids = list(connection.execute(
+                sa.select(jobs_table.c.id)
+                .where(jobs_table.c.state.in_(ACTIVE_STATES), _silent_since(_now() - older_than))
+                .order_by(jobs_table.c.created_at)
+            ).scalars())
+        return [self.get(job_id) for job_id in ids]
+
+    def claim_resend(self, job: Job, task_id: str, *, older_than: dt.timedelta) -> bool:
+        """Record that `job` is being sent again as task `task_id`; False when it has shown a
+        sign of life since, ended, or another sweeper claimed it first (one claim per resend)."""
+        return self._update(
+            job.id, only_from=ACTIVE_STATES,
+            where=(_silent_since(_now() - older_than), jobs_table.c.resends == job.resends),
+            task_id=task_id, resends=jobs_table.c.resends + 1,
+        )
+
+    def give_up(self, job: Job, error: str, *, older_than: dt.timedelta) -> bool:
+        """Fail `job` if it is still silent and was not sent again meanwhile."""
+        return self._update(
+            job.id, only_from=ACTIVE_STATES,
+            where=(_silent_since(_now() - older_than), jobs_table.c.resends == job.resends),
+            state="failed", error=error[:4000], finished_at=_now(),
+        )
 
     def delete_expired(self, *, older_than: dt.timedelta) -> int:
         """Delete ended jobs (with their rows) finished longer ago than `older_than`."""
@@ -412,6 +458,8 @@ class JobStore:
                 connection.execute(results_table.insert().values(
                     job_id=job_id, idx=idx, n_rows=len(rows), rows=_pack(rows),
                 ))
+                connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                                   .values(updated_at=_now()))
         except sa.exc.IntegrityError:
             return False
         return True
@@ -465,11 +513,32 @@ class JobStore:
                                     confidence=confidence, error=error)
 
 
+def _add_missing_columns(connection: sa.Connection) -> None:
+    """Columns added to the jobs table since its first version (`updated_at`, `resends`).
+
+    Alembic's operations emit each dialect's ALTER TABLE; an added column is the only change the
+    schema has had, so no migration history is kept.
+    """
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    present = {c["name"] for c in sa.inspect(connection).get_columns(jobs_table.name)}
+    missing = [c for c in jobs_table.columns if c.name not in present]
+    if not missing:
+        return
+    operations = Operations(MigrationContext.configure(connection))
+    for column in missing:
+        operations.add_column(jobs_table.name, sa.Column(
+            column.name, column.type, nullable=column.nullable,
+            server_default=column.server_default))
+
+
 def _insert_job(connection: sa.Connection, job_id: str, *, kind: JobKind,
                 params: dict[str, Any], key: str | None) -> None:
+    now = _now()
     connection.execute(jobs_table.insert().values(
         id=job_id, kind=kind, state="queued", params=params, attempts=0,
-        idempotency_key=key, created_at=_now(),
+        idempotency_key=key, created_at=now, updated_at=now, resends=0,
     ))
 
 
@@ -486,6 +555,11 @@ def _insert_chunks(connection: sa.Connection, job_id: str,
     connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
                        .values(total_rows=total, n_chunks=n_chunks))
     return total, n_chunks
+
+
+def _silent_since(cutoff: dt.datetime) -> Any:
+    """No sign of life since `cutoff` (a row written before `updated_at` existed: its creation)."""
+    return sa.func.coalesce(jobs_table.c.updated_at, jobs_table.c.created_at) < cutoff
 
 
 @overload

@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from core.batch import categorize_rows
 from core.data import CatalogError, parse_csv_catalog
-from core.jobs import JobNotFound, JobStore, StoreUnavailable
+from core.jobs import Job, JobNotFound, JobStore, StoreUnavailable
 from core.prediction import Classifier, collector_paused
 from core.registry import RegistryError
 from core.service import train_and_register
@@ -29,6 +29,16 @@ DATABASE_OUTAGE_RETRIES = 60
 
 class JobCancelled(Exception):
     """The job was cancelled while it ran."""
+
+
+def _superseded(task: Task, job: Job) -> bool:
+    """This message was replaced: the sweeper sent the job again under another task id
+    (core/sweeper.py). Redeliveries keep their id; a job enqueued a moment ago may have none yet."""
+    if job.task_id is None or task.request.id is None or task.request.id == job.task_id:
+        return False
+    logger.warning("job %s: message %s was superseded by %s; dropping it",
+                   job.id, task.request.id, job.task_id)
+    return True
 
 
 def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
@@ -63,7 +73,7 @@ def _run_training(self: Task, job_id: str) -> None:
     except JobNotFound:
         logger.warning("training job %s does not exist; dropping the message", job_id)
         return
-    if job.terminal:
+    if job.terminal or _superseded(self, job):
         return
     if job.attempts >= ctx.settings.task_max_retries + 1 and self.request.retries == 0:
         # Redelivered after workers died on it again and again: stop the loop.
@@ -110,7 +120,7 @@ def start_batch(self: Task, job_id: str) -> None:
         ctx = get_context()  # a fresh process creates the schema here: it may meet an outage
         store = ctx.store
         job = store.get(job_id)
-        if job.terminal:
+        if job.terminal or _superseded(self, job):
             return
         version = job.model_version or ctx.registry.champion_version()
         if version is None:

@@ -398,3 +398,55 @@ def test_an_empty_batch_is_refused_and_leaves_nothing(store: TrackedStore) -> No
     with pytest.raises(EmptyBatch):
         store.create_batch(iter([]), idempotency_key=key)
     assert store.find_by_key(key) is None
+
+
+# -- a store made by an earlier version ----------------------------------------------------------
+
+FIRST_JOBS_TABLE = """CREATE TABLE categorizer_jobs (
+    id VARCHAR(32) PRIMARY KEY, kind VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL,
+    stage VARCHAR(64), params JSON NOT NULL, result JSON, error TEXT, model_version INTEGER,
+    total_rows INTEGER, n_chunks INTEGER, attempts INTEGER NOT NULL, task_id VARCHAR(64),
+    idempotency_key VARCHAR(200) UNIQUE, created_at {ts} NOT NULL, started_at {ts},
+    finished_at {ts})"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def first_version_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database holding the jobs table as the first release created it, with a job."""
+    from tests.fixtures.services import create_database
+
+    if request.param == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'old.db'}", None
+    else:
+        url, drop = create_database("categorizer_upgrade")
+    ts = "DATETIME" if request.param == "sqlite" else "TIMESTAMP WITH TIME ZONE"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(FIRST_JOBS_TABLE.format(ts=ts)))
+        connection.execute(sa.text(
+            "INSERT INTO categorizer_jobs (id, kind, state, params, attempts, created_at) "
+            "VALUES ('old', 'training', 'queued', '{}', 0, :at)"),
+            {"at": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)})
+    engine.dispose()
+    yield url
+    if drop is not None:
+        drop()
+
+
+def test_a_store_made_by_the_first_release_gets_the_new_columns(first_version_url: str) -> None:
+    stores = [JobStore.from_url(first_version_url) for _ in range(2)]
+    try:
+        for store in stores:  # every process runs it at start-up; the second finds them added
+            store.create_schema()
+        store = stores[0]
+        old = store.get("old")
+        assert (old.state, old.updated_at, old.resends) == ("queued", None, 0)
+        # The old job counts as silent since its creation: the sweeper can still find it.
+        assert [j.id for j in store.stale_jobs(older_than=dt.timedelta(days=1))] == ["old"]
+        job, _ = store.create_job(kind="training", params={})
+        assert store.get(job.id).updated_at is not None
+        assert store.start("old") is True
+        assert store.get("old").updated_at is not None
+    finally:
+        for store in stores:
+            store.engine.dispose()

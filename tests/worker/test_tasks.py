@@ -226,6 +226,30 @@ def test_a_message_for_an_unknown_job_is_dropped_not_retried(
     assert tasks.sent == []
 
 
+def _run_as(tasks: TaskHarness, name: str, task_id: str, *args: Any) -> None:
+    """Run a task as the worker would for a message with this task id."""
+    task = tasks.task(name)
+    task.push_request(id=task_id)
+    try:
+        task.run(*args)
+    finally:
+        task.pop_request()
+
+
+def test_a_training_message_the_sweeper_replaced_is_dropped(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker.tasks, "train_and_register",
+                        lambda **_: pytest.fail("trained from a superseded message"))
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_store.set_task_id(job_id, "sent-again-by-the-sweeper")
+
+    _run_as(tasks, "training.run", "the-lost-message", job_id)
+
+    job = job_store.get(job_id)
+    assert (job.state, job.attempts) == ("queued", 0)
+
+
 # -- batches -------------------------------------------------------------------------------------
 
 NAMES = ["Tubo PVC 1/2\"", "Foco LED 9W", "Taladro 1/2\" 650W", "Pintura vinílica 19L",
@@ -273,6 +297,21 @@ def test_start_pins_the_champion_and_sends_one_message_per_chunk(
     assert (job.state, job.stage, job.model_version) == ("running", "categorizing", 1)
     assert tasks.sent == [("batch.chunk", [job_id, idx], {"queue": "inference"})
                           for idx in range(3)]
+
+
+def test_start_runs_for_the_current_message_and_drops_a_superseded_one(
+    tasks: TaskHarness, job_store: JobStore
+) -> None:
+    job_id = _batch_job(job_store)
+    job_store.set_task_id(job_id, "current")
+
+    _run_as(tasks, "batch.start", "superseded", job_id)
+    assert tasks.sent == []
+    assert job_store.get(job_id).state == "queued"
+
+    _run_as(tasks, "batch.start", "current", job_id)
+    assert [args for _, args, _ in tasks.sent] == [[job_id, idx] for idx in range(3)]
+    assert job_store.get(job_id).state == "running"
 
 
 def test_start_sends_only_the_chunks_still_pending(tasks: TaskHarness,

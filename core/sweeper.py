@@ -1,0 +1,85 @@
+"""Send again the jobs nothing is heard of, fail them when that does not help, forget old ones.
+
+A job lives twice: as a row in the job store and as a message in the broker. The broker hands a
+message back when the worker holding it dies (late acks; after the visibility timeout when the
+whole worker is gone), so most faults heal by themselves. Some lose the message outright: a
+Redis restarted without its append-only file, a task that gave up while the database was away,
+a broker that accepted the message and crashed before it was written. Such a job would stay
+`queued` or `running` forever. `sweep` finds the jobs that have shown no sign of life (no state
+or stage change, no chunk stored: `updated_at`) for `stale_after`, sends each again under a new
+task id (a message of the old id that still turns up is then dropped by the task), and fails a
+job that stayed silent after `max_resends` sends, with a reason the client can read. It also
+deletes jobs that ended longer ago than `keep_for`.
+
+Sending a job again is safe because every task is: a batch resumes its pending chunks and
+skips stored ones; a training job's task checks its task id. `stale_after` must outlast the
+broker's own redelivery (the visibility timeout), or the sweeper duplicates work Celery would
+have redone anyway (harmless, wasted). Several processes may sweep at once: each resend or
+failure is claimed with a conditional update, so exactly one of them acts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.jobs import Job, JobStore
+
+logger = logging.getLogger(__name__)
+
+Resend = Callable[[Job, str], None]  # (job, new task id): put the job's task on the queue
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    resent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    deleted: int = 0
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def sweep(store: JobStore, resend: Resend, *, stale_after: dt.timedelta, max_resends: int,
+          keep_for: dt.timedelta) -> SweepReport:
+    """One pass over the job store; see the module's docstring."""
+    resent: list[str] = []
+    failed: list[str] = []
+    for job in store.stale_jobs(older_than=stale_after):
+        if job.resends >= max_resends:
+            again = f" after it was sent again {_times(job.resends)}" if job.resends else ""
+            reason = (f"lost: no worker reported on this job for {_duration(stale_after)}{again}"
+                      "; are workers consuming its queue? Submit it again")
+            if store.give_up(job, reason, older_than=stale_after):
+                logger.error("job %s (%s, %s): %s", job.id, job.kind, job.state, reason)
+                failed.append(job.id)
+            continue
+        task_id = str(uuid.uuid4())
+        if not store.claim_resend(job, task_id, older_than=stale_after):
+            continue  # it moved meanwhile, or another sweeper took it
+        try:
+            resend(job, task_id)
+        except Exception as exc:  # the broker is down: the next sweep after stale_after retries
+            logger.warning("job %s: could not send it again: %s", job.id, exc)
+            continue
+        logger.warning("job %s (%s, %s) silent for %s: sent again as task %s (%d of %d)",
+                       job.id, job.kind, job.state, _duration(stale_after), task_id,
+                       job.resends + 1, max_resends)
+        resent.append(job.id)
+    deleted = store.delete_expired(older_than=keep_for)
+    if deleted:
+        logger.info("deleted %d jobs that ended more than %s ago", deleted, _duration(keep_for))
+    return SweepReport(resent=resent, failed=failed, deleted=deleted)

@@ -1,0 +1,74 @@
+"""The app's background loops: the job sweeper each API process runs (core/sweeper.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import api.main
+from api.deps import AppState
+from core.jobs import InputRow, JobStore, jobs_table
+from tests.fixtures.app import FakeQueue
+
+
+def _silence(store: JobStore, job_id: str) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                           .values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+
+
+def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def sweeping(app_state: AppState) -> AppState:
+    """The app's state with a sweep every 50 ms and jobs stale after 11 s."""
+    app_state.settings = app_state.settings.model_copy(update={
+        "sweep_seconds": 0.05, "job_stale_seconds": 11, "training_time_limit": 10})
+    return app_state
+
+
+def test_the_api_sends_a_silent_job_again_with_its_kind_s_task(
+    sweeping: AppState, fake_queue: FakeQueue, make_client: Callable[[], TestClient],
+) -> None:
+    store = sweeping.store
+    training, _ = store.create_job(kind="training", params={})
+    batch, _ = store.create_batch([[InputRow(id="1", name="tubo pvc")]])
+    fresh, _ = store.create_job(kind="training", params={})
+    for job in (training, batch):
+        _silence(store, job.id)
+
+    make_client()
+    _wait_for(lambda: len(fake_queue.sent) >= 2, "the sweep")
+
+    assert sorted(fake_queue.sent) == sorted([("training.run", [training.id]),
+                                               ("batch.start", [batch.id])])
+    for (_, [job_id]), task_id in zip(fake_queue.sent, fake_queue.task_ids, strict=True):
+        job = store.get(job_id)
+        assert (job.task_id, job.resends) == (task_id, 1)
+    assert store.get(fresh.id).resends == 0
+
+
+def test_a_failed_sweep_does_not_stop_the_next_ones(
+    sweeping: AppState, make_client: Callable[[], TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def flaky_sweep(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("job database unavailable")
+
+    monkeypatch.setattr(api.main, "sweep", flaky_sweep)
+    make_client()
+    _wait_for(lambda: len(calls) >= 3, "three sweeps")

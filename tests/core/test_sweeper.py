@@ -1,0 +1,188 @@
+"""The job sweeper on a real SQLite job store: what it sends again, fails, leaves and deletes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.jobs import InputRow, Job, JobStore, jobs_table
+from core.sweeper import sweep
+
+STALE = dt.timedelta(minutes=10)
+KEEP = dt.timedelta(days=30)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[JobStore]:
+    store = JobStore.from_url(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.create_schema()
+    yield store
+    store.engine.dispose()
+
+
+class Sender:
+    """Records each (job id, kind, task id) the sweeper sends; `down` plays a broker away."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.down = False
+
+    def __call__(self, job: Job, task_id: str) -> None:
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        self.sent.append((job.id, job.kind, task_id))
+
+
+def _silence(store: JobStore, job_id: str, *, for_: dt.timedelta) -> None:
+    """Make the job's last sign of life `for_` ago."""
+    with store.engine.begin() as connection:
+        connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
+                           .values(updated_at=dt.datetime.now(dt.UTC) - for_))
+
+
+def _batch(store: JobStore, chunks: int = 2) -> str:
+    job, _ = store.create_batch([[InputRow(id=f"{c}", name=f"tubo {c}")] for c in range(chunks)])
+    return job.id
+
+
+def _sweep(store: JobStore, sender: Sender, *, max_resends: int = 3) -> tuple[list[str], ...]:
+    report = sweep(store, sender, stale_after=STALE, max_resends=max_resends, keep_for=KEEP)
+    return report.resent, report.failed
+
+
+def test_a_silent_queued_job_is_sent_again_under_a_new_task_id(store: JobStore) -> None:
+    job, _ = store.create_job(kind="training", params={})
+    store.set_task_id(job.id, "lost-message")
+    _silence(store, job.id, for_=STALE + dt.timedelta(seconds=5))
+    sender = Sender()
+
+    resent, failed = _sweep(store, sender)
+
+    assert (resent, failed) == ([job.id], [])
+    [(sent_id, kind, task_id)] = sender.sent
+    after = store.get(job.id)
+    assert (sent_id, kind) == (job.id, "training")
+    assert task_id != "lost-message"
+    assert (after.task_id, after.resends, after.state) == (task_id, 1, "queued")
+    assert after.updated_at is not None
+    assert after.updated_at > dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    # It was just sent: the next sweep leaves it alone.
+    assert _sweep(store, sender) == ([], [])
+    assert len(sender.sent) == 1
+
+
+def test_a_silent_running_batch_is_sent_again(store: JobStore) -> None:
+    job_id = _batch(store)
+    store.start(job_id, stage="categorizing", model_version=1)
+    _silence(store, job_id, for_=STALE * 2)
+    sender = Sender()
+
+    assert _sweep(store, sender) == ([job_id], [])
+    assert [(i, k) for i, k, _ in sender.sent] == [(job_id, "batch")]
+
+
+def test_jobs_with_a_recent_sign_of_life_or_ended_are_left_alone(store: JobStore) -> None:
+    fresh, _ = store.create_job(kind="training", params={})
+    ended = []
+    for end in (lambda i: store.succeed(i, {}), lambda i: store.fail(i, "x"), store.cancel):
+        job, _ = store.create_job(kind="training", params={})
+        end(job.id)
+        _silence(store, job.id, for_=STALE * 3)
+        ended.append(job.id)
+    progressing = _batch(store)
+    store.start(progressing, model_version=1)
+    _silence(store, progressing, for_=STALE * 3)
+    store.put_result(progressing, 0, [("Plomería", 0.9, None)])  # a chunk stored: alive
+    sender = Sender()
+
+    assert _sweep(store, sender) == ([], [])
+    assert sender.sent == []
+    assert store.get(fresh.id).state == "queued"
+
+
+def test_a_job_still_silent_after_the_last_resend_is_failed_with_the_reason(
+    store: JobStore,
+) -> None:
+    job, _ = store.create_job(kind="training", params={})
+    sender = Sender()
+    for n in range(2):
+        _silence(store, job.id, for_=STALE * 2)
+        assert _sweep(store, sender, max_resends=2) == ([job.id], [])
+        assert store.get(job.id).resends == n + 1
+
+    _silence(store, job.id, for_=STALE * 2)
+    assert _sweep(store, sender, max_resends=2) == ([], [job.id])
+
+    failed = store.get(job.id)
+    assert failed.state == "failed"
+    assert failed.error is not None
+    assert failed.error.startswith("lost: no worker reported on this job for 10 min")
+    assert "after it was sent again twice; are workers consuming its queue?" in failed.error
+    assert len(sender.sent) == 2
+
+
+def test_with_no_resends_allowed_a_silent_job_fails_at_once(store: JobStore) -> None:
+    job, _ = store.create_job(kind="batch", params={})
+    _silence(store, job.id, for_=STALE * 2)
+
+    assert _sweep(store, Sender(), max_resends=0) == ([], [job.id])
+    assert store.get(job.id).error == (
+        "lost: no worker reported on this job for 10 min; are workers consuming its queue? "
+        "Submit it again")
+
+
+def test_a_broker_that_is_down_gets_the_job_again_at_the_next_stale_sweep(
+    store: JobStore,
+) -> None:
+    job, _ = store.create_job(kind="training", params={})
+    _silence(store, job.id, for_=STALE * 2)
+    sender = Sender()
+    sender.down = True
+
+    assert _sweep(store, sender) == ([], [])
+    assert store.get(job.id).state == "queued"  # not lost, not failed
+
+    sender.down = False
+    _silence(store, job.id, for_=STALE * 2)
+    assert _sweep(store, sender) == ([job.id], [])
+
+
+def test_two_sweepers_at_once_send_each_job_once(store: JobStore) -> None:
+    jobs = [store.create_job(kind="training", params={})[0] for _ in range(20)]
+    for job in jobs:
+        _silence(store, job.id, for_=STALE * 2)
+    sender = Sender()
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        _sweep(store, sender)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(i for i, _, _ in sender.sent) == sorted(j.id for j in jobs)
+    assert {store.get(j.id).resends for j in jobs} == {1}
+
+
+def test_the_sweep_deletes_jobs_that_ended_long_ago(store: JobStore) -> None:
+    old, _ = store.create_job(kind="training", params={})
+    store.succeed(old.id, {})
+    with store.engine.begin() as connection:
+        connection.execute(jobs_table.update().where(jobs_table.c.id == old.id).values(
+            finished_at=dt.datetime.now(dt.UTC) - KEEP - dt.timedelta(days=1)))
+    recent, _ = store.create_job(kind="training", params={})
+    store.succeed(recent.id, {})
+
+    report = sweep(store, Sender(), stale_after=STALE, max_resends=3, keep_for=KEEP)
+
+    assert report.deleted == 1
+    assert [j.id for j in store.stale_jobs(older_than=dt.timedelta(0))] == []
+    assert store.get(recent.id).state == "succeeded"

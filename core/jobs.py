@@ -185,7 +185,7 @@ class JobStore:
         try:
             with self._begin() as connection:
                 _add_missing_columns(connection)
-        except (sa.exc.ProgrammingError, sa.exc.OperationalError):
+        except (sa.exc.ProgrammingError, StoreUnavailable):
             with self._begin() as connection:  # another process added them first
                 _add_missing_columns(connection)
 

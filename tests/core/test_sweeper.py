@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,11 +15,9 @@ KEEP = dt.timedelta(days=30)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[JobStore]:
-    store = JobStore.from_url(f"sqlite:///{tmp_path / 'jobs.db'}")
-    store.create_schema()
-    yield store
-    store.engine.dispose()
+def store(job_store: JobStore) -> JobStore:
+    """The real job store on a SQLite file (tests/fixtures/app.py)."""
+    return job_store
 
 
 class Sender:

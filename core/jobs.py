@@ -337,8 +337,7 @@ class JobStore:
         return self._update(job_id, only_from=ACTIVE_STATES, **values)
 
     def fail(self, job_id: str, error: str) -> bool:
-        return self._update(job_id, only_from=ACTIVE_STATES, state="failed",
-                            error=error[:4000], finished_at=_now())
+        return self._update(job_id, only_from=ACTIVE_STATES, **_failed(error))
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job that has not ended; False if it already had."""
@@ -364,19 +363,13 @@ class JobStore:
     def claim_resend(self, job: Job, task_id: str, *, older_than: dt.timedelta) -> bool:
         """Record that `job` is being sent again as task `task_id`; False when it has shown a
         sign of life since, ended, or another sweeper claimed it first (one claim per resend)."""
-        return self._update(
-            job.id, only_from=ACTIVE_STATES,
-            where=(_silent_since(_now() - older_than), jobs_table.c.resends == job.resends),
-            task_id=task_id, resends=jobs_table.c.resends + 1,
-        )
+        return self._update(job.id, only_from=ACTIVE_STATES, where=_as_read(job, older_than),
+                            task_id=task_id, resends=jobs_table.c.resends + 1)
 
     def give_up(self, job: Job, error: str, *, older_than: dt.timedelta) -> bool:
         """Fail `job` if it is still silent and was not sent again meanwhile."""
-        return self._update(
-            job.id, only_from=ACTIVE_STATES,
-            where=(_silent_since(_now() - older_than), jobs_table.c.resends == job.resends),
-            state="failed", error=error[:4000], finished_at=_now(),
-        )
+        return self._update(job.id, only_from=ACTIVE_STATES, where=_as_read(job, older_than),
+                            **_failed(error))
 
     def delete_expired(self, *, older_than: dt.timedelta) -> int:
         """Delete ended jobs (with their rows) finished longer ago than `older_than`."""
@@ -560,6 +553,15 @@ def _insert_chunks(connection: sa.Connection, job_id: str,
 def _silent_since(cutoff: dt.datetime) -> Any:
     """No sign of life since `cutoff` (a row written before `updated_at` existed: its creation)."""
     return sa.func.coalesce(jobs_table.c.updated_at, jobs_table.c.created_at) < cutoff
+
+
+def _as_read(job: Job, older_than: dt.timedelta) -> tuple[Any, ...]:
+    """The job is as the sweeper read it: still silent, and not sent again since."""
+    return (_silent_since(_now() - older_than), jobs_table.c.resends == job.resends)
+
+
+def _failed(error: str) -> dict[str, Any]:
+    return {"state": "failed", "error": error[:4000], "finished_at": _now()}
 
 
 @overload

@@ -53,6 +53,15 @@ class JobPublic(BaseModel):
     links: dict[str, str] = Field(default_factory=dict)
 
 
+class JobsPage(BaseModel):
+    """A page of jobs, newest first."""
+
+    total: int = Field(description="jobs matching the filters, over all pages")
+    offset: int
+    limit: int
+    items: list[JobPublic]
+
+
 class JobAccepted(BaseModel):
     job_id: str
     state: str

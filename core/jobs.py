@@ -287,16 +287,30 @@ class JobStore:
                     sa.select(sa.func.coalesce(sa.func.sum(results_table.c.n_rows), 0))
                     .where(results_table.c.job_id == job_id)
                 ).scalar_one()
-        return Job(
-            id=row["id"], kind=row["kind"], state=row["state"], stage=row["stage"],
-            params=row["params"] or {}, result=row["result"], error=row["error"],
-            model_version=row["model_version"], total_rows=row["total_rows"],
-            n_chunks=row["n_chunks"], rows_done=int(done), attempts=row["attempts"],
-            task_id=row["task_id"],
-            created_at=_aware(row["created_at"]), started_at=_aware(row["started_at"]),
-            finished_at=_aware(row["finished_at"]), updated_at=_aware(row["updated_at"]),
-            resends=row["resends"] or 0,
-        )
+        return _job(row, int(done))
+
+    def list_jobs(self, *, kind: str | None = None, state: str | None = None,
+                  offset: int = 0, limit: int = 50) -> tuple[int, list[Job]]:
+        """A page of jobs, newest first, filtered by kind and state: (total matching, page)."""
+        filters = []
+        if kind is not None:
+            filters.append(jobs_table.c.kind == kind)
+        if state is not None:
+            filters.append(jobs_table.c.state == state)
+        done = (sa.select(results_table.c.job_id,
+                          sa.func.sum(results_table.c.n_rows).label("rows_done"))
+                .group_by(results_table.c.job_id).subquery())
+        with self._begin() as connection:
+            total = connection.execute(
+                sa.select(sa.func.count()).select_from(jobs_table).where(*filters)
+            ).scalar_one()
+            rows = connection.execute(
+                sa.select(jobs_table, sa.func.coalesce(done.c.rows_done, 0).label("rows_done"))
+                .outerjoin(done, done.c.job_id == jobs_table.c.id).where(*filters)
+                .order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)
+                .offset(offset).limit(limit)
+            ).mappings().all()
+        return int(total), [_job(row, int(row["rows_done"])) for row in rows]
 
     def _update(self, job_id: str, *, only_from: Iterable[str], where: Iterable[Any] = (),
                 **values: Any) -> bool:
@@ -504,6 +518,19 @@ class JobStore:
                         continue
                     yield ResultRow(row=row, id=row_id, name=name, category=category,
                                     confidence=confidence, error=error)
+
+
+def _job(row: Any, rows_done: int) -> Job:
+    return Job(
+        id=row["id"], kind=row["kind"], state=row["state"], stage=row["stage"],
+        params=row["params"] or {}, result=row["result"], error=row["error"],
+        model_version=row["model_version"], total_rows=row["total_rows"],
+        n_chunks=row["n_chunks"], rows_done=rows_done, attempts=row["attempts"],
+        task_id=row["task_id"],
+        created_at=_aware(row["created_at"]), started_at=_aware(row["started_at"]),
+        finished_at=_aware(row["finished_at"]), updated_at=_aware(row["updated_at"]),
+        resends=row["resends"] or 0,
+    )
 
 
 def _add_missing_columns(connection: sa.Connection) -> None:

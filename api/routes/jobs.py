@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, StateDep
-from api.schemas import JobAccepted, JobProgress, JobPublic, TrainingJobCreate, problems
+from api.schemas import (
+    JobAccepted,
+    JobProgress,
+    JobPublic,
+    JobsPage,
+    TrainingJobCreate,
+    problems,
+)
 from api.uploads import is_json, json_body, read_upload
 from core.data import SAMPLE_CATALOG, is_sql_url, parse_csv_catalog
-from core.jobs import Job
+from core.jobs import Job, JobKind, JobState
 
 router = APIRouter(tags=["jobs"])
 
@@ -98,6 +107,19 @@ def legacy_training(response: Response, state: StateDep) -> JobAccepted:
     job, _ = state.store.create_job(kind="training", params=params)
     enqueue_job(state, job, TRAINING_TASK)
     return accepted(response, state.store.get(job.id))
+
+
+@router.get("/v1/jobs", response_model=JobsPage)
+def list_jobs(
+    state: StateDep,
+    kind: Annotated[JobKind | None, Query(description="training or batch")] = None,
+    job_state: Annotated[JobState | None, Query(alias="state")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> JobsPage:
+    """List jobs, newest first, filtered by kind and state, a page at a time."""
+    total, jobs = state.store.list_jobs(kind=kind, state=job_state, offset=offset, limit=limit)
+    return JobsPage(total=total, offset=offset, limit=limit, items=[job_public(j) for j in jobs])
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic,

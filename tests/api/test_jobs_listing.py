@@ -1,0 +1,81 @@
+"""GET /v1/jobs: recent jobs, newest first, filtered by kind and state, a page at a time."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from core.jobs import InputRow, JobStore
+
+
+def _batch(store: JobStore, n_rows: int) -> str:
+    rows = [InputRow(id=str(i), name=f"taladro {i}") for i in range(n_rows)]
+    job, _ = store.create_batch([rows[:3], rows[3:]])
+    return job.id
+
+
+def _jobs(store: JobStore) -> dict[str, str]:
+    """Two training jobs (one failed) and two batch jobs (one half done); ids by role."""
+    ids = {"training_queued": store.create_job(kind="training", params={})[0].id}
+    ids["batch_running"] = _batch(store, 5)
+    store.start(ids["batch_running"], stage="categorizing")
+    store.put_result(ids["batch_running"], 0, [("Herramientas", 0.9, None)] * 3)
+    ids["training_failed"] = store.create_job(kind="training", params={})[0].id
+    store.fail(ids["training_failed"], "the catalog has one category")
+    ids["batch_queued"] = _batch(store, 4)
+    return ids
+
+
+def test_lists_every_job_newest_first_with_its_progress(
+    api_client: TestClient, job_store: JobStore
+) -> None:
+    ids = _jobs(job_store)
+
+    body = api_client.get("/v1/jobs").json()
+
+    assert body["total"] == 4
+    assert (body["offset"], body["limit"]) == (0, 50)
+    assert [item["job_id"] for item in body["items"]] == [
+        ids["batch_queued"], ids["training_failed"], ids["batch_running"],
+        ids["training_queued"]]
+    running = body["items"][2]
+    assert running["state"] == "running"
+    assert running["progress"] == {"stage": "categorizing", "rows_done": 3, "rows_total": 5}
+    assert body["items"][1]["error"] == "the catalog has one category"
+    assert body["items"][0]["links"] == {"self": f"/v1/jobs/{ids['batch_queued']}"}
+
+
+def test_filters_by_kind_and_state(api_client: TestClient, job_store: JobStore) -> None:
+    ids = _jobs(job_store)
+
+    batches = api_client.get("/v1/jobs", params={"kind": "batch"}).json()
+    failed = api_client.get("/v1/jobs", params={"state": "failed"}).json()
+    queued_training = api_client.get("/v1/jobs",
+                                     params={"kind": "training", "state": "queued"}).json()
+
+    assert [i["job_id"] for i in batches["items"]] == [ids["batch_queued"], ids["batch_running"]]
+    assert batches["total"] == 2
+    assert [i["job_id"] for i in failed["items"]] == [ids["training_failed"]]
+    assert [i["job_id"] for i in queued_training["items"]] == [ids["training_queued"]]
+
+
+def test_pages_through_the_jobs(api_client: TestClient, job_store: JobStore) -> None:
+    ids = _jobs(job_store)
+
+    first = api_client.get("/v1/jobs", params={"limit": 3}).json()
+    rest = api_client.get("/v1/jobs", params={"limit": 3, "offset": 3}).json()
+
+    assert (first["total"], rest["total"]) == (4, 4)
+    assert len(first["items"]) == 3
+    assert [i["job_id"] for i in rest["items"]] == [ids["training_queued"]]
+
+
+def test_an_empty_store_lists_nothing(api_client: TestClient) -> None:
+    assert api_client.get("/v1/jobs").json() == {"total": 0, "offset": 0, "limit": 50,
+                                                 "items": []}
+
+
+def test_bad_filters_and_paging_are_422(api_client: TestClient) -> None:
+    for params in ({"kind": "inference"}, {"state": "done"}, {"limit": 0}, {"limit": 201},
+                   {"offset": -1}):
+        response = api_client.get("/v1/jobs", params=params)
+        assert response.status_code == 422, params

@@ -85,11 +85,19 @@ class CategoryScore(TypedDict):
     confidence: float
 
 
+Decision = Literal["auto", "review"]
+
+
 class CategoryPrediction(TypedDict):
+    """`decision` "auto": file it; "review": a person should look. `known` false: the model
+    knew none of the name's words or n-grams (the decision is then always "review")."""
+
     name: str
     category: str
     confidence: float
     top_k: list[CategoryScore]
+    decision: Decision
+    known: bool
 
 
 class InferenceResponse(TypedDict):
@@ -118,12 +126,23 @@ class BatchJobCreate(BaseModel):
     items: list[BatchItem] = Field(min_length=1)
 
 
+class CategoryScorePublic(BaseModel):
+    category: str
+    confidence: float
+
+
 class BatchResultItem(BaseModel):
     row: int
     id: str | None
     name: str
     category: str | None
     confidence: float | None
+    decision: Decision | None = Field(
+        default=None, description='"auto": filed; "review": a person should look; '
+                                  "null for a row in error")
+    known: bool | None = Field(default=None, description="false when the model knew none of "
+                                                         "the name's words or n-grams")
+    top_k: list[CategoryScorePublic] = Field(default_factory=list)
     error: str | None
 
 

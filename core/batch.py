@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import IO, Any
 
-from core.jobs import InputRow, ResultRow
+from core.jobs import InputRow, ResultRow, RowResult
 from core.prediction import Classifier, collector_paused
 
 logger = logging.getLogger(__name__)
@@ -189,20 +189,14 @@ def chunked(rows: Iterable[InputRow], size: int) -> Iterator[list[InputRow]]:
         yield chunk
 
 
-def categorize_rows(
-    classifier: Classifier, rows: list[InputRow]
-) -> list[tuple[str | None, float | None, str | None]]:
-    """(category, confidence, error) for every row, in order; one bad row never sinks the rest."""
+def categorize_rows(classifier: Classifier, rows: list[InputRow]) -> list[RowResult]:
+    """A result for every row, in order; one bad row never sinks the rest."""
     with collector_paused():
         return _categorize_rows(classifier, rows)
 
 
-def _categorize_rows(
-    classifier: Classifier, rows: list[InputRow]
-) -> list[tuple[str | None, float | None, str | None]]:
-    results: list[tuple[str | None, float | None, str | None]] = [
-        (None, None, row.error) for row in rows
-    ]
+def _categorize_rows(classifier: Classifier, rows: list[InputRow]) -> list[RowResult]:
+    results = [RowResult(None, None, row.error) for row in rows]
     valid = [i for i, row in enumerate(rows) if row.error is None]
     # Catalogs repeat names (a real one repeats about a quarter of its rows): each distinct name
     # in the chunk is categorized once, and its answer given to every row that carries it.
@@ -219,9 +213,10 @@ def _categorize_rows(
             try:
                 prediction = classifier.predict(rows[i].name)
             except Exception as exc:  # a poison row gets its own error, the others go on
-                results[i] = (None, None, f"prediction failed: {exc.__class__.__name__}")
+                results[i] = RowResult(None, None, f"prediction failed: {exc.__class__.__name__}")
                 continue
-        results[i] = (prediction.category, prediction.confidence, None)
+        results[i] = RowResult(prediction.category, prediction.confidence, None,
+                               prediction.decision, prediction.top_k, prediction.known)
     return results
 
 
@@ -232,7 +227,7 @@ def neutralise(cell: Any) -> Any:
     return cell
 
 
-CSV_COLUMNS = ["row", "id", "name", "category", "confidence", "error"]
+CSV_COLUMNS = ["row", "id", "name", "category", "confidence", "decision", "known", "error"]
 
 
 def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
@@ -243,6 +238,7 @@ def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
     for row in rows:
         writer.writerow([row.row, neutralise(row.id), neutralise(row.name),
                          neutralise(row.category), "" if row.confidence is None else row.confidence,
+                         row.decision or "", "" if row.known is None else str(row.known).lower(),
                          neutralise(row.error)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -85,20 +86,59 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings, registry: Registr
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
-    from core.prediction import Classifier
+    from core.serving import classifier_for
 
-    loaded = registry.load(args.model)
-    classifier = Classifier(loaded.pipeline, name=loaded.name, version=loaded.version,
-                            top_k=settings.top_k)
+    if bool(args.names) == bool(args.file):
+        raise ValueError("give product names, or --file CSV, not both")
+    classifier = classifier_for(registry.load(args.model), top_k=settings.top_k)
+    if args.file:
+        return _predict_file(args, settings, classifier)
     results = [(name, classifier.predict(name)) for name in args.names]
     if args.json:
         print(json.dumps([{"name": n, "category": p.category, "confidence": p.confidence,
-                           "top_k": [{"category": c, "confidence": s} for c, s in p.top_k]}
+                           "top_k": [{"category": c, "confidence": s} for c, s in p.top_k],
+                           "decision": p.decision, "known": p.known}
                           for n, p in results], ensure_ascii=False, indent=2))
     else:
         for name, prediction in results:
             alternatives = ", ".join(f"{c} {s:.2f}" for c, s in prediction.top_k[1:])
-            print(f"{name}\t{prediction.category}\t{prediction.confidence:.3f}\t({alternatives})")
+            print(f"{name}\t{prediction.category}\t{prediction.confidence:.3f}\t"
+                  f"{prediction.decision}\t({alternatives})")
+    return 0
+
+
+def _predict_file(args: argparse.Namespace, settings: Settings, classifier: Any) -> int:
+    """Stream a CSV through the model a chunk at a time; write the results as CSV."""
+    from collections import Counter
+
+    from core.batch import categorize_rows, chunked, results_csv_lines, rows_from_csv
+    from core.jobs import ResultRow
+
+    tally: Counter[str] = Counter()
+
+    def results(stream: Any) -> Any:
+        row = 0
+        rows = rows_from_csv(stream, max_length=settings.max_name_length)
+        for chunk in chunked(rows, settings.batch_chunk_size):
+            for given, result in zip(chunk, categorize_rows(classifier, chunk), strict=True):
+                tally[result.decision or "error"] += 1
+                yield ResultRow(row=row, id=given.id, name=given.name, category=result.category,
+                                confidence=result.confidence, error=result.error,
+                                decision=result.decision, top_k=result.top_k or [],
+                                known=result.known)
+                row += 1
+
+    try:
+        stream = open(args.file, "rb")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise ValueError(f"cannot read {args.file}: {exc.strerror}") from None
+    with stream, (open(args.output, "w", encoding="utf-8", newline="") if args.output
+                  else contextlib.nullcontext(sys.stdout)) as out:
+        for text in results_csv_lines(results(stream)):
+            out.write(text)
+    print(f"{sum(tally.values())} rows: {tally['auto']} filed automatically, "
+          f"{tally['review']} for review, {tally['error']} with errors "
+          f"(model v{classifier.version})", file=sys.stderr)
     return 0
 
 
@@ -158,8 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=cmd_evaluate)
 
-    predict = sub.add_parser("predict", help="categorize product names")
-    predict.add_argument("names", nargs="+")
+    predict = sub.add_parser("predict", help="categorize product names, or a CSV of them")
+    predict.add_argument("names", nargs="*")
+    predict.add_argument("--file", help="CSV with a name column (and optionally id), streamed "
+                                        "through the model; writes category, confidence and "
+                                        "decision per row as CSV")
+    predict.add_argument("--output", "-o", help="where --file writes (default stdout)")
     predict.add_argument("--model", default="champion")
     predict.add_argument("--json", action="store_true")
     predict.set_defaults(handler=cmd_predict)

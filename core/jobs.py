@@ -14,7 +14,7 @@ import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, overload
 
 import sqlalchemy as sa
@@ -74,7 +74,9 @@ results_table = sa.Table(
               primary_key=True),
     sa.Column("idx", sa.Integer, primary_key=True),
     sa.Column("n_rows", sa.Integer, nullable=False),
-    sa.Column("rows", sa.LargeBinary, nullable=False),  # zlib(JSON [[category, conf, error], ...])
+    # zlib(JSON [[category, confidence, error, decision, top_k, known], ...]); results stored
+    # before decisions existed hold the first three only.
+    sa.Column("rows", sa.LargeBinary, nullable=False),
 )
 
 
@@ -128,6 +130,17 @@ class InputRow(NamedTuple):
     error: str | None = None
 
 
+class RowResult(NamedTuple):
+    """What categorizing one input row gave (core/batch.py), stored as it is."""
+
+    category: str | None
+    confidence: float | None
+    error: str | None
+    decision: str | None = None  # "auto" | "review"; None for a row in error
+    top_k: list[tuple[str, float]] | None = None
+    known: bool | None = None
+
+
 @dataclass(frozen=True)
 class ResultRow:
     row: int
@@ -136,6 +149,9 @@ class ResultRow:
     category: str | None
     confidence: float | None
     error: str | None
+    decision: str | None = None
+    top_k: list[tuple[str, float]] = field(default_factory=list)
+    known: bool | None = None
 
 
 def _now() -> dt.datetime:
@@ -456,9 +472,8 @@ class JobStore:
                 .where(results_table.c.job_id == job_id, results_table.c.idx == idx)
             ).first() is not None
 
-    def put_result(
-        self, job_id: str, idx: int, rows: list[tuple[str | None, float | None, str | None]]
-    ) -> bool:
+    def put_result(self, job_id: str, idx: int, rows: list[RowResult] | list[tuple[Any, ...]]
+                   ) -> bool:
         """Store a chunk's results once; a second write of the same chunk is ignored."""
         try:
             with self._begin() as connection:
@@ -510,14 +525,39 @@ class JobStore:
         with connection:
             for chunk in connection.execution_options(stream_results=True).execute(query):
                 inputs, outputs = _unpack(chunk.rows), _unpack(chunk.results)
-                for i, ((row_id, name, _), (category, confidence, error)) in enumerate(
+                for i, ((row_id, name, _), output) in enumerate(
                     zip(inputs, outputs, strict=True)
                 ):
                     row = chunk.first_row + i
                     if row < offset or (end is not None and row >= end):
                         continue
-                    yield ResultRow(row=row, id=row_id, name=name, category=category,
-                                    confidence=confidence, error=error)
+                    result = RowResult(*output)
+                    yield ResultRow(row=row, id=row_id, name=name, category=result.category,
+                                    confidence=result.confidence, error=result.error,
+                                    decision=result.decision,
+                                    top_k=[(c, s) for c, s in result.top_k or ()],
+                                    known=result.known)
+
+    def decision_counts(self, job_id: str) -> dict[str, Any]:
+        """How many of a batch's rows were filed, wait for review or failed, in all and per
+        category (read from the stored results alone)."""
+        counts: dict[str, Any] = {"auto": 0, "review": 0, "errors": 0, "per_category": {}}
+        per_category: dict[str, dict[str, int]] = counts["per_category"]
+        with self._begin() as connection:
+            blobs = connection.execute(
+                sa.select(results_table.c.rows).where(results_table.c.job_id == job_id))
+            for (blob,) in blobs:
+                for output in _unpack(blob):
+                    result = RowResult(*output)
+                    if result.error is not None or result.category is None:
+                        counts["errors"] += 1
+                        continue
+                    decision = "auto" if result.decision == "auto" else "review"
+                    counts[decision] += 1
+                    bucket = per_category.setdefault(result.category, {"auto": 0, "review": 0})
+                    bucket[decision] += 1
+        counts["per_category"] = dict(sorted(per_category.items()))
+        return counts
 
 
 def _job(row: Any, rows_done: int) -> Job:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,11 +37,25 @@ _MISSING = -1  # the column of a term outside the vocabulary
 _SUBLINEAR_TF = np.concatenate([[0.0], np.log(np.arange(1, 1024, dtype=np.float64)) + 1.0])
 
 
+Decision = Literal["auto", "review"]
+AUTO: Decision = "auto"  # the name may be filed under its category with no human look
+REVIEW: Decision = "review"  # a person should look at it
+
+
 @dataclass(frozen=True)
 class CategoryPrediction:
+    """A name's category, its calibrated confidence, the runners-up, and what to do with it.
+
+    `decision` is AUTO when the confidence reaches the model version's auto-file threshold
+    (core/thresholds.py) and the model knew at least one of the name's words or n-grams
+    (`known`); otherwise REVIEW.
+    """
+
     category: str
     confidence: float
     top_k: list[tuple[str, float]]
+    decision: Decision = REVIEW
+    known: bool = True
 
 
 def _plain_word_analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]] | None:
@@ -174,11 +188,23 @@ class LeanLinearScorer:
             weights /= np.repeat(np.sqrt(np.add.reduceat(squares, starts)), lengths)
         return index, weights
 
-    def decision(self, name: str) -> np.ndarray:
-        """One name's decision scores: `_weights` for one name, in fewer numpy calls."""
+    def scaled(self, factor: float) -> None:
+        """Multiply every decision score by `factor` (a calibration temperature's inverse).
+
+        Folded into the coefficients once, so a calibrated score costs nothing per call. New
+        arrays: the pipeline's own coefficients stay as they were fitted.
+        """
+        self.coef_t = self.coef_t * factor
+        self.intercept = self.intercept * factor
+
+    def decision(self, name: str) -> tuple[np.ndarray, bool]:
+        """One name's decision scores, and whether any of its terms is in the vocabulary.
+
+        `_weights` for one name, in fewer numpy calls.
+        """
         columns, counts, lengths, _ = self._terms((name,))
         if not columns:
-            return self.intercept.copy()
+            return self.intercept.copy(), False
         index = np.array(columns, dtype=np.intp)
         weights = self._tf(np.array(counts, dtype=np.intp))
         weights *= self.idf[index]
@@ -187,7 +213,7 @@ class LeanLinearScorer:
             segment = weights[start:start + length]
             segment /= math.sqrt(segment @ segment)
             start += length
-        return weights @ self.coef_t[index] + self.intercept
+        return weights @ self.coef_t[index] + self.intercept, True
 
     def _tf(self, tf: np.ndarray) -> np.ndarray:
         if not self.sublinear:
@@ -197,15 +223,17 @@ class LeanLinearScorer:
         except IndexError:  # a term more than a thousand times in one name
             return np.log(tf.astype(np.float64)) + 1.0
 
-    def decisions(self, names: Sequence[str]) -> np.ndarray:
-        """Decision scores of many names, (names, classes): one sparse product for them all."""
+    def decisions(self, names: Sequence[str]) -> tuple[np.ndarray, list[bool]]:
+        """Decision scores of many names, (names, classes): one sparse product for them all;
+        and, per name, whether any of its terms is in the vocabulary."""
         columns, counts, lengths, ends = self._terms(names)
+        known = [end > start for start, end in zip([0, *ends], ends, strict=False)]
         if not columns:
-            return np.tile(self.intercept, (len(names), 1))
+            return np.tile(self.intercept, (len(names), 1)), known
         index, weights = self._weights(columns, counts, lengths)
         features = sp.csr_matrix((weights, index, np.array([0, *ends], dtype=np.intp)),
                                  shape=(len(names), self.n_features))
-        return np.asarray(features @ self.coef_t) + self.intercept
+        return np.asarray(features @ self.coef_t) + self.intercept, known
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -263,26 +291,39 @@ def freeze_heap() -> None:
 
 
 class Classifier:
-    """A loaded model version ready to categorize names."""
+    """A loaded model version ready to categorize names.
 
-    def __init__(self, pipeline: Pipeline, *, name: str, version: int, top_k: int = 3) -> None:
+    `temperature` calibrates the confidences (core/calibration.py: probabilities are the
+    softmax of the decision scores divided by it; the ranking never changes), and
+    `auto_file_threshold` is the calibrated confidence from which a name is filed with no human
+    look (None: nothing is).
+    """
+
+    def __init__(self, pipeline: Pipeline, *, name: str, version: int, top_k: int = 3,
+                 temperature: float = 1.0, auto_file_threshold: float | None = None) -> None:
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, not {temperature}")
         self.pipeline = pipeline
         self.name = name
         self.version = version
         self.top_k = top_k
+        self.temperature = float(temperature)
+        self.auto_file_threshold = auto_file_threshold
         self.classes = [str(c) for c in pipeline.classes_]
         try:
             self.lean: LeanLinearScorer | None = LeanLinearScorer(pipeline)
         except (TypeError, KeyError, AttributeError):
             self.lean = None
+        if self.lean is not None and self.temperature != 1.0:
+            self.lean.scaled(1.0 / self.temperature)
 
     def predict(self, name: str) -> CategoryPrediction:
         """Categorize one name."""
         if self.lean is not None:
-            scores = self.lean.decision(name)
+            scores, known = self.lean.decision(name)
             if len(scores) > 1:  # a few classes: plain floats beat numpy's per-call cost
-                return self._ranked_values(_softmax_values(scores.tolist()))
-            return self._prediction(_to_probabilities(scores))
+                return self._ranked_values(_softmax_values(scores.tolist()), known)
+            return self._ranked_values(_to_probabilities(scores).tolist(), known)
         return self.predict_batch([name])[0]
 
     def predict_batch(self, names: Sequence[str]) -> list[CategoryPrediction]:
@@ -290,37 +331,44 @@ class Classifier:
         if not names:
             return []
         with collector_paused():
-            probabilities = self._batch_probabilities(list(names))
+            probabilities, known = self._batch_probabilities(list(names))
             # Ranked for every row at once and read back as Python floats: numpy calls per row,
             # on a handful of classes, cost more than the ranking itself.
             orders = np.argsort(-probabilities, axis=1, kind="stable")[:, : self.top_k].tolist()
-            return [self._ranked(row, order)
-                    for row, order in zip(probabilities.tolist(), orders, strict=True)]
+            return [self._ranked(row, order, hit) for row, order, hit
+                    in zip(probabilities.tolist(), orders, known, strict=True)]
 
-    def _batch_probabilities(self, names: list[str]) -> np.ndarray:
+    def _batch_probabilities(self, names: list[str]) -> tuple[np.ndarray, list[bool]]:
         if self.lean is not None:
-            decisions = self.lean.decisions(names)
+            decisions, known = self.lean.decisions(names)
             if decisions.shape[1] > 1:
-                return _softmax(decisions)
+                return _softmax(decisions), known
             positive = 1.0 / (1.0 + np.exp(-decisions[:, 0]))
-            return np.stack([1.0 - positive, positive], axis=-1)
-        classifier = self.pipeline[-1]
-        if hasattr(classifier, "predict_proba"):
-            return np.asarray(self.pipeline.predict_proba(names))
-        return _to_probabilities(np.asarray(self.pipeline.decision_function(names)))
+            return np.stack([1.0 - positive, positive], axis=-1), known
+        from core.calibration import decision_scores, probabilities_from_scores
 
-    def _prediction(self, probabilities: np.ndarray) -> CategoryPrediction:
-        return self._ranked_values(probabilities.tolist())
+        features = self.pipeline[:-1].transform(names)
+        known = (np.asarray(features.getnnz(axis=1)) > 0 if sp.issparse(features)
+                 else np.any(np.asarray(features) != 0, axis=1)).tolist()
+        scores = decision_scores(self.pipeline[-1], features)
+        return probabilities_from_scores(scores, self.temperature), known
 
-    def _ranked_values(self, values: list[float]) -> CategoryPrediction:
+    def _ranked_values(self, values: list[float], known: bool) -> CategoryPrediction:
         # Ranked in Python: on a handful of classes, cheaper than numpy's argsort and its
         # conversions. Ties keep class order, as a stable argsort of the negated values does.
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[: self.top_k]
-        return self._ranked(values, order)
+        return self._ranked(values, order, known)
 
-    def _ranked(self, probabilities: list[float], order: list[int]) -> CategoryPrediction:
+    def _ranked(self, probabilities: list[float], order: list[int],
+                known: bool) -> CategoryPrediction:
         top = [(self.classes[i], round(probabilities[i], 6)) for i in order]
-        return CategoryPrediction(category=top[0][0], confidence=top[0][1], top_k=top)
+        confidence = top[0][1]
+        # The shown (rounded) confidence is the one compared, so an answer never reads
+        # "0.95, review" under a threshold of 0.95.
+        threshold = self.auto_file_threshold
+        decision = AUTO if known and threshold is not None and confidence >= threshold else REVIEW
+        return CategoryPrediction(category=top[0][0], confidence=confidence, top_k=top,
+                                  decision=decision, known=known)
 
     def describe(self) -> dict[str, Any]:
         return {"model_name": self.name, "model_version": self.version,

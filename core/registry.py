@@ -93,6 +93,20 @@ class LoadedModel:
     name: str
     version: int
     pipeline: Pipeline
+    # Stored with the version (tags TEMPERATURE_TAG, THRESHOLD_TAG); a version trained before
+    # calibration existed serves its raw confidences and files nothing automatically.
+    temperature: float = 1.0
+    auto_file_threshold: float | None = None
+
+
+TEMPERATURE_TAG = "temperature"
+THRESHOLD_TAG = "auto_file_threshold"  # a number, or "none" when no threshold qualified
+
+
+def _threshold_from_tag(value: str | None) -> float | None:
+    if value is None or value == "none":
+        return None
+    return float(value)
 
 
 def _pip_requirements() -> list[str]:
@@ -317,11 +331,12 @@ class Registry:
         self.client.set_model_version_tag(self.model_name, str(current), "rolled_back", "true")
         return int(previous)
 
-    def _check_version(self, version: int) -> None:
+    def _check_version(self, version: int) -> Any:
+        """The registered version (an MLflow ModelVersion); RegistryError if there is none."""
         from mlflow.exceptions import MlflowException
 
         try:
-            self.client.get_model_version(self.model_name, str(version))
+            return self.client.get_model_version(self.model_name, str(version))
         except MlflowException as exc:
             if not _not_found(exc):
                 raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
@@ -362,7 +377,6 @@ class Registry:
 
         if isinstance(ref, int) or str(ref).isdigit():
             version = int(ref)
-            self._check_version(version)
         else:
             resolved = self._alias_version(str(ref))
             if resolved is None:
@@ -370,6 +384,7 @@ class Registry:
                     raise NoChampionError("no champion model yet: train one first")
                 raise RegistryError(f"no model carries the alias {ref!r}")
             version = resolved
+        tags = self._check_version(version).tags or {}
         import mlflow.artifacts
 
         source = self.client.get_model_version_download_uri(self.model_name, str(version))
@@ -378,7 +393,9 @@ class Registry:
                 artifact_uri=source, dst_path=tmp, tracking_uri=self.tracking_uri
             )
             pipeline = mlflow.sklearn.load_model(local)
-        return LoadedModel(name=self.model_name, version=version, pipeline=pipeline)
+        return LoadedModel(name=self.model_name, version=version, pipeline=pipeline,
+                           temperature=float(tags.get(TEMPERATURE_TAG, 1.0)),
+                           auto_file_threshold=_threshold_from_tag(tags.get(THRESHOLD_TAG)))
 
     def test_split(self, version: int) -> tuple[list[str], list[str]]:
         """The frozen test split stored with a version's run."""

@@ -7,9 +7,16 @@ import threading
 from collections import OrderedDict
 
 from core.prediction import Classifier, freeze_heap
-from core.registry import NoChampionError, Registry
+from core.registry import LoadedModel, NoChampionError, Registry
 
 logger = logging.getLogger(__name__)
+
+
+def classifier_for(loaded: LoadedModel, *, top_k: int = 3) -> Classifier:
+    """A loaded version ready to serve, with the calibration and threshold stored with it."""
+    return Classifier(loaded.pipeline, name=loaded.name, version=loaded.version, top_k=top_k,
+                      temperature=loaded.temperature,
+                      auto_file_threshold=loaded.auto_file_threshold)
 
 
 class ChampionHolder:
@@ -52,8 +59,7 @@ class ChampionHolder:
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
                 logger.warning("champion refresh failed, serving the cached model: %s", exc)
                 return False
-            self._classifier = Classifier(loaded.pipeline, name=loaded.name,
-                                          version=loaded.version, top_k=self.top_k)
+            self._classifier = classifier_for(loaded, top_k=self.top_k)
             self.last_error = None
             freeze_heap()  # the new model lives as long as it serves
             logger.info("now serving %s v%s", loaded.name, loaded.version)
@@ -76,8 +82,7 @@ class VersionCache:
                 self._models.move_to_end(version)
                 return self._models[version]
             loaded = self.registry.load(version)
-            classifier = Classifier(loaded.pipeline, name=loaded.name, version=loaded.version,
-                                    top_k=self.top_k)
+            classifier = classifier_for(loaded, top_k=self.top_k)
             self._models[version] = classifier
             while len(self._models) > self.size:
                 self._models.popitem(last=False)

@@ -170,5 +170,6 @@ def _finish_if_complete(job_id: str) -> None:
     job = store.get(job_id)
     if job.n_chunks is not None and store.chunks_done(job_id) >= job.n_chunks:
         result: dict[str, Any] = {"rows": job.total_rows, "chunks": job.n_chunks,
-                                  "model_version": job.model_version}
+                                  "model_version": job.model_version,
+                                  **store.decision_counts(job_id)}
         store.succeed(job_id, result)

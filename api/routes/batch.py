@@ -136,7 +136,8 @@ def get_batch_results(
 ) -> BatchResultsPage:
     """Page through a finished batch job's results in input order."""
     job = _batch(state, job_id, finished=True)
-    items = [BatchResultItem(**row.__dict__)
+    items = [BatchResultItem(**{**row.__dict__, "top_k": [
+                 {"category": c, "confidence": s} for c, s in row.top_k]})
              for row in state.store.iter_results(job_id, offset=offset, limit=limit)]
     return BatchResultsPage(job_id=job_id, model_version=job.model_version,
                             total=job.total_rows or 0, offset=offset, limit=limit, items=items)

@@ -42,7 +42,8 @@ async def categorize(request: Request) -> Response:
         "categories": [p.category for p in predictions],
         "predictions": [
             {"name": name, "category": p.category, "confidence": p.confidence,
-             "top_k": [{"category": c, "confidence": s} for c, s in p.top_k]}
+             "top_k": [{"category": c, "confidence": s} for c, s in p.top_k],
+             "decision": p.decision, "known": p.known}
             for name, p in zip(body.product_list, predictions, strict=True)
         ],
         "model_name": classifier.name,

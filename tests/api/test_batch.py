@@ -10,7 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.jobs import JobStore
-from tests.fixtures.app import CHUNK_SIZE, MAX_BATCH_ROWS, FakeQueue, TaskHarness, stored_jobs
+from tests.fixtures.app import (
+    CHUNK_SIZE,
+    FAKE_THRESHOLD,
+    MAX_BATCH_ROWS,
+    FakeQueue,
+    TaskHarness,
+    stored_jobs,
+)
 
 URL = "/v1/batch-jobs"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00"
@@ -279,6 +286,16 @@ def test_results_page_in_input_order_with_every_row_once(
     assert [item["name"] for item in seen] == names
     assert [item["category"] for item in seen] == app_pipeline.predict(names).tolist()
     assert all(item["error"] is None and 0 < item["confidence"] <= 1 for item in seen)
+    for item in seen:  # the decision against the version's threshold, and the runners-up
+        filed = item["known"] and item["confidence"] >= FAKE_THRESHOLD
+        assert item["decision"] == ("auto" if filed else "review")
+        assert len(item["top_k"]) == 3
+        assert item["top_k"][0] == {"category": item["category"],
+                                    "confidence": item["confidence"]}
+    summary = job["result"]
+    assert summary["auto"] == sum(item["decision"] == "auto" for item in seen)
+    assert summary["auto"] + summary["review"] == 20
+    assert sum(c["auto"] + c["review"] for c in summary["per_category"].values()) == 20
 
 
 def test_a_page_past_the_end_is_empty(api_client: TestClient, tasks: TaskHarness) -> None:
@@ -336,7 +353,8 @@ def test_the_csv_download_neutralises_formulas_and_keeps_ids(
     assert response.headers["content-type"].startswith("text/csv")
     assert f'filename="{job_id}.csv"' in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == ["row", "id", "name", "category", "confidence", "error"]
+    assert rows[0] == ["row", "id", "name", "category", "confidence", "decision", "known",
+                       "error"]
     assert [r[1] for r in rows[1:]] == ["'=HYPERLINK(\"x\")", "A-2", "3", "4", "5"]
     assert [r[2] for r in rows[1:]] == ["'=CMD()", "'+foco", "'-tubo", "'@SUM(A1)",
                                         "Tubo PVC 1/2\""]

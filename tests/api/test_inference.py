@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sklearn.pipeline import Pipeline
 
 from core.config import Settings
-from tests.fixtures.app import MAX_INFERENCE_ITEMS, FakeRegistry
+from core.serving import ChampionHolder
+from tests.fixtures.app import FAKE_THRESHOLD, MAX_INFERENCE_ITEMS, FakeRegistry
 
 URL = "/v1/categorizer/inference"
 NAMES = [
@@ -147,3 +148,28 @@ def test_a_champion_promoted_elsewhere_is_served_without_a_restart(
             break
         time.sleep(0.02)
     assert version == 2
+
+
+def test_every_prediction_carries_its_decision(api_client: TestClient) -> None:
+    names = [*NAMES, "Flexómetro 5 m", "木材 ◆◆"]
+    body = api_client.post(URL, json={"product_list": names}).json()
+
+    decisions = [(p["confidence"] >= FAKE_THRESHOLD and p["known"], p["decision"])
+                 for p in body["predictions"]]
+    assert all(decision == ("auto" if filed else "review") for filed, decision in decisions)
+    assert {p["decision"] for p in body["predictions"]} == {"auto", "review"}
+    assert [p["known"] for p in body["predictions"]] == [True] * (len(names) - 1) + [False]
+    assert body["predictions"][-1]["decision"] == "review"
+
+
+def test_a_version_with_no_threshold_files_nothing(
+    api_client: TestClient, fake_registry: FakeRegistry, app_pipeline: Pipeline,
+    champion_holder: ChampionHolder,
+) -> None:
+    fake_registry.promote(fake_registry.add_version(app_pipeline, threshold=None))
+    assert champion_holder.refresh()
+
+    body = api_client.post(URL, json={"product_list": NAMES}).json()
+
+    assert body["model_version"] == 2
+    assert {p["decision"] for p in body["predictions"]} == {"review"}

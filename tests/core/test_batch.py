@@ -22,7 +22,7 @@ from core.batch import (
     rows_from_csv,
     rows_from_items,
 )
-from core.jobs import InputRow, ResultRow
+from core.jobs import InputRow, ResultRow, RowResult
 from core.prediction import Classifier
 
 MAX = 50
@@ -264,14 +264,31 @@ def test_categorize_rows_keeps_order_and_intake_errors(classifier: Classifier,
 
     expected = app_pipeline.predict([n for n in names if n]).tolist()
     assert [r[0] for r in results] == [expected[0], None, *expected[1:]]
-    assert results[1] == (None, None, "empty name")
+    assert results[1] == RowResult(None, None, "empty name")
     assert all(0 < r[1] <= 1 and r[2] is None for i, r in enumerate(results) if i != 1)
+
+
+def test_categorize_rows_carries_the_decision_top_k_and_known(app_pipeline: Pipeline) -> None:
+    names = ["Tubo PVC 1/2\"", "Foco LED 9W", "木材"]
+    rows = [InputRow(id=None, name=n) for n in names]
+    classifier = Classifier(app_pipeline, name="test", version=1, auto_file_threshold=0.0)
+
+    results = categorize_rows(classifier, rows)
+
+    for name, result in zip(names, results, strict=True):
+        prediction = classifier.predict(name)
+        assert (result.decision, result.known) == (prediction.decision, prediction.known)
+        assert result.top_k == prediction.top_k
+        assert result.top_k[0] == (result.category, result.confidence)
+    # Every known name clears a threshold of 0; the name of unseen characters never does.
+    assert [r.decision for r in results] == ["auto", "auto", "review"]
+    assert [r.known for r in results] == [True, True, False]
 
 
 def test_categorize_rows_of_only_bad_rows(classifier: Classifier) -> None:
     rows = [InputRow(id=None, name="", error="empty name")] * 3
 
-    assert categorize_rows(classifier, rows) == [(None, None, "empty name")] * 3
+    assert categorize_rows(classifier, rows) == [RowResult(None, None, "empty name")] * 3
 
 
 class _Poisoned:
@@ -297,7 +314,7 @@ def test_a_row_that_makes_the_model_raise_does_not_sink_the_others(
 
     results = categorize_rows(_Poisoned(classifier, "poison"), rows)  # type: ignore[arg-type]
 
-    assert results[1] == (None, None, "prediction failed: ValueError")
+    assert results[1] == RowResult(None, None, "prediction failed: ValueError")
     assert results[0][0] == classifier.predict("Foco LED 9W").category
     assert results[2][0] == classifier.predict("Tubo PVC 1/2\"").category
     assert "retrying row by row" in caplog.text
@@ -308,7 +325,8 @@ def test_a_row_that_makes_the_model_raise_does_not_sink_the_others(
 def _result(row: int, name: str, row_id: str | None = None, error: str | None = None,
             category: str | None = "Plomería", confidence: float | None = 0.75) -> ResultRow:
     return ResultRow(row=row, id=row_id, name=name, category=category, confidence=confidence,
-                     error=error)
+                     error=error, decision=None if error else "review",
+                     known=None if error else True)
 
 
 @pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
@@ -317,8 +335,9 @@ def test_the_download_neutralises_formula_cells(prefix: str) -> None:
 
     [header, line] = list(csv.reader(io.StringIO("".join(results_csv_lines(rows)))))
 
-    assert header == ["row", "id", "name", "category", "confidence", "error"]
-    assert line == ["0", f"'{prefix}1", f"'{prefix}CMD()", "Plomería", "0.75", f"'{prefix}err"]
+    assert header == ["row", "id", "name", "category", "confidence", "decision", "known", "error"]
+    assert line == ["0", f"'{prefix}1", f"'{prefix}CMD()", "Plomería", "0.75", "", "",
+                    f"'{prefix}err"]
 
 
 def test_the_download_leaves_ordinary_cells_alone() -> None:
@@ -327,8 +346,9 @@ def test_the_download_leaves_ordinary_cells_alone() -> None:
 
     lines = list(csv.reader(io.StringIO("".join(results_csv_lines(rows)))))
 
-    assert lines[1] == ["0", "SKU=1", 'Tubo PVC 1/2", cobre', "Plomería", "0.75", ""]
-    assert lines[2] == ["1", "", "", "", "", "empty name"]
+    assert lines[1] == ["0", "SKU=1", 'Tubo PVC 1/2", cobre', "Plomería", "0.75", "review",
+                        "true", ""]
+    assert lines[2] == ["1", "", "", "", "", "", "", "empty name"]
 
 
 def test_a_large_download_streams_in_pieces_with_every_row() -> None:

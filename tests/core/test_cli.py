@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import re
@@ -108,9 +109,10 @@ def test_predict_json(trained: dict[str, Any], capsys: pytest.CaptureFixture[str
 def test_predict_plain(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "predict", "foco led")
     assert code == 0
-    name, category, confidence, _alternatives = out.rstrip("\n").split("\t")
+    name, category, confidence, decision, _alternatives = out.rstrip("\n").split("\t")
     assert (name, category) == ("foco led", "Electricos")
     assert 0 < float(confidence) <= 1
+    assert decision in ("auto", "review")
 
 
 def test_models_json(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,3 +207,81 @@ def test_train_option_out_of_range_is_a_usage_error(
         main(["train", "--data", str(SAMPLE_CATALOG), option, value])
     assert caught.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_predict_json_carries_the_decision(trained: dict[str, Any],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "predict", "taladro", "木材 ◆◆", "--json")
+    assert code == 0
+    known, unknown = json.loads(out)
+    assert known["decision"] in ("auto", "review")
+    assert known["known"] is True
+    assert (unknown["known"], unknown["decision"]) == (False, "review")
+
+
+def test_predict_file_streams_a_csv_through_the_model(
+    trained: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BATCH_CHUNK_SIZE", "3")  # several chunks, read and written in turn
+    get_settings.cache_clear()
+    names = ["taladro", 'tubo pvc 1/2"', "", "foco led", "=cmd()", "pintura", "taladro"]
+    source = tmp_path / "products.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sku", "name"])
+        writer.writerows([f"S{i}", name] for i, name in enumerate(names))
+    target = tmp_path / "out.csv"
+
+    code, out, err = run(capsys, "predict", "--file", str(source), "--output", str(target))
+
+    assert code == 0
+    assert out == ""
+    with target.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == [f"S{i}" for i in range(len(names))]
+    assert rows[2]["error"] == "empty name"
+    assert rows[2]["decision"] == ""
+    assert rows[4]["name"] == "'=cmd()"  # a formula cell is neutralised
+    expected = main_predictions(capsys, [n for n in names if n])
+    answered = [r for r in rows if not r["error"]]
+    assert [(r["category"], float(r["confidence"]), r["decision"]) for r in answered] == expected
+    filed = sum(r["decision"] == "auto" for r in rows)
+    assert f"7 rows: {filed} filed automatically, {6 - filed} for review, 1 with errors" in err
+
+
+def main_predictions(capsys: pytest.CaptureFixture[str],
+                     names: list[str]) -> list[tuple[str, float, str]]:
+    code, out, _ = run(capsys, "predict", *names, "--json")
+    assert code == 0
+    return [(p["category"], p["confidence"], p["decision"]) for p in json.loads(out)]
+
+
+def test_predict_file_to_stdout_and_its_mistakes(
+    trained: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "products.csv"
+    source.write_text("name\nfoco led\n", encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--file", str(source))
+    assert code == 0
+    header, line = list(csv.reader(io.StringIO(out)))
+    assert header == ["row", "id", "name", "category", "confidence", "decision", "known", "error"]
+    assert line[2:4] == ["foco led", "Electricos"]
+
+    no_name = tmp_path / "bad.csv"
+    no_name.write_text("sku,title\n1,foco\n", encoding="utf-8")
+    code, _, err = run(capsys, "predict", "--file", str(no_name))
+    assert code == 2
+    assert_one_line_error(err, "no 'name' column")
+
+    code, _, err = run(capsys, "predict", "foco", "--file", str(source))
+    assert code == 2
+    assert_one_line_error(err, "not both")
+
+
+def test_predict_file_that_cannot_be_read(trained: dict[str, Any],
+                                          capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    code, _, err = run(capsys, "predict", "--file", str(tmp_path / "missing.csv"))
+    assert code == 2
+    assert_one_line_error(err, "cannot read")

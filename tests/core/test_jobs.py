@@ -17,6 +17,7 @@ from core.jobs import (
     Job,
     JobNotFound,
     JobStore,
+    RowResult,
     StoreUnavailable,
     create_db_engine,
     jobs_table,
@@ -210,6 +211,38 @@ def test_a_chunk_result_is_stored_once(store: TrackedStore) -> None:
     assert store.chunks_done(job_id) == 1
     assert store.get(job_id).rows_done == 2
     assert [r.category for r in store.iter_results(job_id)] == ["X", "Y"]  # the first write
+
+
+def test_results_keep_decision_top_k_and_known(store: TrackedStore) -> None:
+    job_id = _batch(store, ["a", "b", "c", "d"], size=2)
+    store.put_result(job_id, 0, [
+        RowResult("X", 0.99, None, "auto", [("X", 0.99), ("Y", 0.01)], True),
+        RowResult(None, None, "empty name"),
+    ])
+    # Results stored before decisions existed hold three fields: they read back undecided.
+    store.put_result(job_id, 1, [("Y", 0.6, None), ("X", 0.7, None)])
+
+    rows = list(store.iter_results(job_id))
+
+    assert [(r.decision, r.known) for r in rows] == [("auto", True), (None, None),
+                                                     (None, None), (None, None)]
+    assert rows[0].top_k == [("X", 0.99), ("Y", 0.01)]
+    assert rows[1].top_k == []
+    assert rows[1].error == "empty name"
+
+
+def test_decision_counts_per_category(store: TrackedStore) -> None:
+    job_id = _batch(store, ["a", "b", "c", "d", "e"], size=2)
+    store.put_result(job_id, 0, [RowResult("X", 0.99, None, "auto", [("X", 0.99)], True),
+                                 RowResult("X", 0.6, None, "review", [("X", 0.6)], True)])
+    store.put_result(job_id, 1, [RowResult("Y", 0.4, None, "review", [("Y", 0.4)], False),
+                                 RowResult(None, None, "empty name")])
+    store.put_result(job_id, 2, [RowResult("Y", 0.999, None, "auto", [("Y", 0.999)], True)])
+
+    assert store.decision_counts(job_id) == {
+        "auto": 2, "review": 2, "errors": 1,
+        "per_category": {"X": {"auto": 1, "review": 1}, "Y": {"auto": 1, "review": 1}},
+    }
 
 
 def test_chunks_pending_are_those_without_a_result(store: TrackedStore) -> None:

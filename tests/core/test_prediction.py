@@ -140,3 +140,86 @@ def test_a_word_vectorizer_that_does_more_keeps_scikit_learns_analyzer(
     vectorizer = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False)
     vectorizer.set_params(**change)
     assert _plain_word_analyzer(vectorizer) is None
+
+
+# -- calibration and the decision -------------------------------------------------------------
+
+UNKNOWN = "木材 ◆◆"  # characters the catalog never shows: no word or n-gram the model knows
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0, 7.0])
+def test_temperature_keeps_every_category_and_ranking(
+    sample_pipeline: Pipeline, names: list[str], temperature: float
+) -> None:
+    plain = Classifier(sample_pipeline, name="m", version=1, top_k=6)
+    calibrated = Classifier(sample_pipeline, name="m", version=1, top_k=6,
+                            temperature=temperature)
+    for name in names:
+        before, after = plain.predict(name), calibrated.predict(name)
+        assert after.category == before.category, name
+        assert [c for c, _ in after.top_k] == [c for c, _ in before.top_k], name
+    assert ([p.category for p in calibrated.predict_batch(names)]
+            == sample_pipeline.predict(names).tolist())
+
+
+@pytest.mark.parametrize("temperature", [0.5, 3.0])
+def test_calibrated_confidence_is_the_softmax_of_scores_over_temperature(
+    sample_pipeline: Pipeline, names: list[str], temperature: float
+) -> None:
+    scores = sample_pipeline.decision_function(names) / temperature
+    expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    classifier = Classifier(sample_pipeline, name="m", version=1, temperature=temperature)
+    one = [classifier.predict(name).confidence for name in names]
+    many = [p.confidence for p in classifier.predict_batch(names)]
+    assert one == pytest.approx(expected.max(axis=1), abs=1e-6)
+    assert many == pytest.approx(expected.max(axis=1), abs=1e-6)
+    # The pipeline's own coefficients are left as they were fitted.
+    assert sample_pipeline.predict_proba(names[:3]) == pytest.approx(
+        Classifier(sample_pipeline, name="m", version=1).pipeline.predict_proba(names[:3]))
+
+
+def test_a_temperature_that_is_not_positive_is_refused(sample_pipeline: Pipeline) -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        Classifier(sample_pipeline, name="m", version=1, temperature=0.0)
+
+
+def test_without_a_threshold_every_name_goes_to_review(classifier: Classifier,
+                                                       names: list[str]) -> None:
+    assert classifier.auto_file_threshold is None
+    assert {p.decision for p in classifier.predict_batch(names)} == {"review"}
+    assert {classifier.predict(name).decision for name in names} == {"review"}
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.6, 0.9, 0.99])
+def test_decision_is_auto_exactly_from_the_threshold(
+    sample_pipeline: Pipeline, names: list[str], threshold: float
+) -> None:
+    classifier = Classifier(sample_pipeline, name="m", version=1, auto_file_threshold=threshold)
+    for prediction in [*classifier.predict_batch(names), *map(classifier.predict, names)]:
+        expected = "auto" if prediction.known and prediction.confidence >= threshold else "review"
+        assert prediction.decision == expected
+
+
+def test_a_name_the_model_knows_nothing_of_goes_to_review(sample_pipeline: Pipeline,
+                                                          baseline_model: Pipeline) -> None:
+    for pipeline in (sample_pipeline, baseline_model):  # lean path, then scikit-learn's
+        classifier = Classifier(pipeline, name="m", version=1, auto_file_threshold=0.0)
+        for prediction in (classifier.predict(UNKNOWN), classifier.predict_batch([UNKNOWN])[0]):
+            assert (prediction.known, prediction.decision) == (False, "review")
+        known = classifier.predict_batch(["Tubo PVC 1/2\"", UNKNOWN, "taladro"])
+        assert [p.known for p in known] == [True, False, True]
+        assert [p.decision for p in known] == ["auto", "review", "auto"]
+
+
+def test_baseline_path_calibrates_without_changing_categories(
+    baseline_model: Pipeline, names: list[str]
+) -> None:
+    plain = Classifier(baseline_model, name="m", version=2, top_k=2)
+    hot = Classifier(baseline_model, name="m", version=2, top_k=2, temperature=2.0)
+    before, after = plain.predict_batch(names), hot.predict_batch(names)
+    assert [p.category for p in after] == [p.category for p in before]
+    assert [p.confidence for p in before] == pytest.approx(
+        baseline_model.predict_proba(names).max(axis=1), abs=1e-6)
+    # A temperature above 1 flattens: no confidence rises.
+    assert all(a.confidence <= b.confidence + 1e-9 for a, b in zip(after, before, strict=True))

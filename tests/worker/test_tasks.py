@@ -23,7 +23,7 @@ from core.jobs import InputRow, JobStore, StoreUnavailable
 from core.prediction import Classifier
 from core.service import registry_from_settings
 from core.serving import VersionCache
-from tests.fixtures.app import CHUNK_SIZE, FakeRegistry, TaskHarness
+from tests.fixtures.app import CHUNK_SIZE, FAKE_THRESHOLD, FakeRegistry, TaskHarness
 from worker.context import WorkerContext
 
 # -- training ------------------------------------------------------------------------------------
@@ -361,12 +361,22 @@ def test_chunks_use_the_pinned_version_and_the_job_succeeds_when_all_are_done(
 
     job = job_store.get(job_id)
     assert job.state == "succeeded"
-    assert job.result == {"rows": 16, "chunks": 3, "model_version": 1}
     assert job.rows_done == 16
     assert fake_registry.loads == [1]  # loaded once, and never the new champion
     results = list(job_store.iter_results(job_id))
     assert [r.name for r in results] == NAMES
     assert [r.category for r in results] == app_pipeline.predict(NAMES).tolist()
+    # Every row carries its decision against v1's threshold, and the summary counts them.
+    assert [r.decision for r in results] == [
+        "auto" if r.confidence >= FAKE_THRESHOLD else "review" for r in results]
+    assert {r.decision for r in results} == {"auto", "review"}
+    per_category: dict[str, dict[str, int]] = {}
+    for r in results:
+        per_category.setdefault(r.category, {"auto": 0, "review": 0})[r.decision] += 1
+    auto = sum(r.decision == "auto" for r in results)
+    assert job.result == {"rows": 16, "chunks": 3, "model_version": 1, "auto": auto,
+                          "review": 16 - auto, "errors": 0,
+                          "per_category": dict(sorted(per_category.items()))}
 
 
 def test_a_chunk_run_twice_stores_its_result_once(

@@ -13,14 +13,17 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState
 from api.errors import install_error_handlers
+from api.metrics import HttpMetrics
 from api.queue import TaskQueue
-from api.routes import batch, health, inference, jobs, models
+from api.routes import batch, health, inference, jobs, models, monitoring
 from api.routes.batch import BATCH_TASK
 from api.routes.jobs import TRAINING_TASK
 from api.schemas import problems
 from api.uploads import BodySizeLimit
+from core import metrics
 from core.config import Settings, get_settings
 from core.jobs import Job, JobStore
+from core.monitoring import read_stores
 from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
@@ -67,6 +70,36 @@ async def _sweep_jobs(state: AppState) -> None:
             logger.warning("job sweep failed: %s", exc)
 
 
+def read_monitoring(state: AppState) -> None:
+    """Read the store-wide figures /metrics reports (core.monitoring)."""
+    from worker.celery_app import INFERENCE_QUEUE, TRAINING_QUEUE
+
+    trained: dict[int, float] = {}
+
+    def champion() -> tuple[int, float] | None:
+        version = state.registry.champion_version()
+        if version is None:
+            return None
+        if version not in trained:
+            trained[version] = state.registry.trained_at(version)
+        return version, trained[version]
+
+    metrics.store_gauges().update(read_stores(
+        settings=state.settings, store=state.store, queues=(INFERENCE_QUEUE, TRAINING_QUEUE),
+        champion=champion,
+    ))
+
+
+async def _read_monitoring(state: AppState) -> None:
+    """Every METRICS_REFRESH_SECONDS, so a scrape never waits for a store."""
+    while True:
+        try:
+            await run_in_threadpool(read_monitoring, state)
+        except Exception as exc:  # read_stores reports its own failures; this is a bug guard
+            logger.warning("monitoring read failed: %s", exc)
+        await asyncio.sleep(state.settings.metrics_refresh_seconds)
+
+
 async def _watch_champion(state: AppState) -> None:
     """Pick up a newly promoted champion without a restart."""
     while True:
@@ -89,6 +122,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         freeze_heap()  # what start-up built lives as long as the process: see there
         loops = [asyncio.create_task(_watch_champion(app_state)),
                  asyncio.create_task(_sweep_jobs(app_state))]
+        if app_state.settings.metrics_enabled:
+            loops.append(asyncio.create_task(_read_monitoring(app_state)))
         try:
             yield
         finally:
@@ -106,10 +141,14 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     )
     app.add_middleware(BodySizeLimit, max_json=limits.max_request_bytes,
                        max_upload=limits.max_upload_bytes)
+    if limits.metrics_enabled:
+        app.add_middleware(HttpMetrics)
+    metrics.set_enabled(limits.metrics_enabled)
+    metrics.configure_categories(limits.metrics_max_categories)
     install_error_handlers(app)
     # Every route can meet these: a malformed or oversize body, and a dependency that is down.
     common = problems(400, 413, 422, 503)
-    for module in (health, inference, jobs, batch, models):
+    for module in (health, inference, jobs, batch, models, monitoring):
         app.include_router(module.router, responses=common)
     return app
 

@@ -87,6 +87,64 @@ class Settings(BaseSettings):
         description="Sends after which a still-silent job is failed with the reason.",
     )
 
+    # Monitoring (core/metrics.py, core/drift.py, core/shadow.py, core/retrain.py).
+    metrics_enabled: bool = Field(
+        default=True, description="Prometheus metrics: GET /metrics and the recording behind it.")
+    metrics_refresh_seconds: float = Field(
+        default=15.0, gt=0,
+        description="How often the API reads queue depth, jobs by state and drift for /metrics.",
+    )
+    metrics_max_categories: int = Field(
+        default=50, ge=1,
+        description="Categories that get their own `category` label value; beyond it, the "
+                    "top level of a category path, or `_other` (see README, Monitoring).",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Where each worker node serves /metrics for all its pool processes; "
+                    "unset: no worker metrics.",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the worker metrics port listens on (0.0.0.0 in containers).",
+    )
+    shadow_sample_rate: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="Share of synchronous requests also scored by the challenger, off the "
+                    "request path (every batch chunk is).",
+    )
+    shadow_max_disagreements: int = Field(
+        default=500, ge=1, description="Disagreeing names kept per challenger.")
+    drift_window_hours: float = Field(
+        default=24.0, gt=0, description="Live profiles older than this leave the drift window.")
+    drift_window_max_profiles: int = Field(
+        default=500, ge=1, description="Live profiles kept at most (the oldest go first).")
+    drift_flush_seconds: float = Field(
+        default=30.0, gt=0, description="How often the API stores its live profile.")
+    drift_min_rows: int = Field(
+        default=100, ge=1, description="Rows the window needs before a signal leaves `no_data`.")
+    drift_psi_warn: float = Field(default=0.1, ge=0, description="PSI from which a signal warns.")
+    drift_psi_alert: float = Field(default=0.25, ge=0, description="PSI from which it alerts.")
+    drift_oov_warn: float = Field(
+        default=0.05, ge=0, description="Rise in the out-of-vocabulary share that warns.")
+    drift_oov_alert: float = Field(default=0.15, ge=0, description="... and that alerts.")
+    drift_review_warn: float = Field(
+        default=0.05, ge=0, description="Rise in the share sent to review that warns.")
+    drift_review_alert: float = Field(default=0.15, ge=0, description="... and that alerts.")
+    retrain_on_drift: bool = Field(
+        default=False,
+        description="Queue a training job when a drift signal is in `alert` (off by default).",
+    )
+    retrain_after_labels: int | None = Field(
+        default=None, ge=1,
+        description="Queue a training job once this many labels arrived since the champion "
+                    "was trained (or since the last automatic retrain); unset: off.",
+    )
+    retrain_min_interval_seconds: int = Field(
+        default=6 * 3600, ge=60,
+        description="Automatic training jobs are at least this far apart.",
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         key = self.admin_api_key.get_secret_value()

@@ -397,6 +397,16 @@ class Registry:
                            temperature=float(tags.get(TEMPERATURE_TAG, 1.0)),
                            auto_file_threshold=_threshold_from_tag(tags.get(THRESHOLD_TAG)))
 
+    def trained_at(self, version: int) -> float:
+        """When a version was registered, in seconds since the epoch."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_model_version(self.model_name, str(version))
+        except MlflowException as exc:
+            raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
+        return float(found.creation_timestamp) / 1000
+
     def test_split(self, version: int) -> tuple[list[str], list[str]]:
         """The frozen test split stored with a version's run."""
         import csv

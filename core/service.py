@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core import metrics
 from core.config import Settings
 from core.data import Catalog, load_catalog
 from core.registry import PromotionGate, Registry
@@ -77,6 +78,7 @@ def train_and_register(
             gate=PromotionGate(min_delta=settings.promotion_min_delta,
                                alpha=settings.promotion_alpha),
         )
+    metrics.observe_training(result.seconds, promoted=decision.promoted)
     return TrainingOutcome(
         version=version, run_id=run_id, promoted=decision.promoted, reason=decision.reason,
         rows=len(catalog), metrics=result.metrics, best_params=result.best_params,

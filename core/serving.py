@@ -6,6 +6,7 @@ import logging
 import threading
 from collections import OrderedDict
 
+from core import metrics
 from core.prediction import Classifier, freeze_heap
 from core.registry import LoadedModel, NoChampionError, Registry
 
@@ -61,6 +62,7 @@ class ChampionHolder:
                 return False
             self._classifier = classifier_for(loaded, top_k=self.top_k)
             self.last_error = None
+            metrics.set_model_version("champion", loaded.version)
             freeze_heap()  # the new model lives as long as it serves
             logger.info("now serving %s v%s", loaded.name, loaded.version)
             return True
@@ -78,6 +80,7 @@ class VersionCache:
 
     def get(self, version: int) -> Classifier:
         with self._lock:
+            metrics.set_model_version("batch", version)
             if version in self._models:
                 self._models.move_to_end(version)
                 return self._models[version]

@@ -12,6 +12,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from core import metrics
 from core.batch import categorize_rows
 from core.data import CatalogError, parse_csv_catalog
 from core.jobs import Job, JobNotFound, JobStore, StoreUnavailable
@@ -52,6 +53,8 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
     if retries < task.max_retries:
         logger.warning("job %s: %s; retry %d of %d", job_id, exc, retries + 1, task.max_retries)
         raise task.retry(exc=exc, countdown=min(60, 2 ** (retries + 1)))
+    if metrics.enabled():
+        metrics.get_metrics().task_failures.labels(task=task.name).inc()
     get_context().store.fail(
         job_id, f"failed after {retries + 1} attempts: {exc.__class__.__name__}: {exc}")
 
@@ -162,7 +165,11 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
 
 
 def _categorize_chunk(store: JobStore, classifier: Classifier, job_id: str, idx: int) -> None:
-    store.put_result(job_id, idx, categorize_rows(classifier, store.get_chunk(job_id, idx)))
+    took = metrics.timer()
+    results = categorize_rows(classifier, store.get_chunk(job_id, idx))
+    if store.put_result(job_id, idx, results):  # counted once, however often it ran
+        metrics.record_chunk(version=classifier.version, classes=classifier.classes,
+                             results=results, seconds=took.seconds)
 
 
 def _finish_if_complete(job_id: str) -> None:

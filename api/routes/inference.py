@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from api.deps import get_classifier, get_state
 from api.schemas import INFERENCE_RESPONSE, InferenceRequest, InferenceResponse, problems
 from api.uploads import json_body
+from core import metrics
 from core.batch import check_name
 
 router = APIRouter(tags=["inference"])
@@ -38,6 +39,10 @@ async def categorize(request: Request) -> Response:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"product_list[{index}]: {problem}")
     predictions = [classifier.predict(name) for name in body.product_list]
+    metrics.record_predictions(
+        version=classifier.version, classes=classifier.classes, source="sync",
+        outcomes=[(p.category, p.confidence, getattr(p, "decision", "none"))
+                  for p in predictions])
     answer: InferenceResponse = {
         "categories": [p.category for p in predictions],
         "predictions": [

@@ -411,6 +411,8 @@ class PoisonedClassifier:
     def __init__(self, real: Classifier, poison: str) -> None:
         self.real = real
         self.poison = poison
+        self.version = real.version
+        self.classes = real.classes
 
     def predict(self, name: str) -> Any:
         if name == self.poison:

@@ -1,0 +1,83 @@
+"""GET /metrics: the API's own series, labelled by route template, never by raw values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from api.deps import AppState
+from api.main import read_monitoring
+from core import metrics
+
+
+def _samples(client: TestClient) -> list[tuple[str, dict[str, str], float]]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return [(s.name, s.labels, s.value)
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples]
+
+
+def test_requests_are_counted_by_route_template_and_status(api_client: TestClient) -> None:
+    api_client.get("/v1/jobs/0123456789abcdef0123456789abcdef")  # 404, an id in the path
+    api_client.get("/no/such/path")
+
+    samples = _samples(api_client)
+    counts = {(s[1]["route"], s[1]["status"]) for s in samples
+              if s[0] == "categorizer_http_request_duration_seconds_count"}
+
+    assert ("/v1/jobs/{job_id}", "404") in counts
+    assert ("unmatched", "404") in counts
+    assert not any("0123456789abcdef" in str(labels) for _, labels, _ in samples)
+
+
+def test_sync_predictions_are_counted_with_the_served_version(api_client: TestClient) -> None:
+    names = ["Tubo PVC 1/2 hidráulico", "Taladro percutor 650 W"]
+    before = {(s[1]["category"]): s[2] for s in _samples(api_client)
+              if s[0] == "categorizer_predictions_total" and s[1]["source"] == "sync"
+              and s[1]["model_version"] == "1"}
+
+    answer = api_client.post("/v1/categorizer/inference", json={"product_list": names}).json()
+
+    after = {(s[1]["category"]): s[2] for s in _samples(api_client)
+             if s[0] == "categorizer_predictions_total" and s[1]["source"] == "sync"
+             and s[1]["model_version"] == "1"}
+    for category in answer["categories"]:
+        assert after[category] > before.get(category, 0)
+    served = [s for s in _samples(api_client) if s[0] == "categorizer_model_version_served"]
+    assert ("champion", 1.0) in [(s[1]["role"], s[2]) for s in served]
+
+
+def test_no_label_carries_a_product_name(api_client: TestClient) -> None:
+    api_client.post("/v1/categorizer/inference",
+                    json={"product_list": ["Tubo secreto SKU-12345"]})
+
+    assert "secreto" not in api_client.get("/metrics").text
+
+
+def test_store_wide_figures_appear_once_read(api_client: TestClient,
+                                             app_state: AppState) -> None:
+    app_state.store.create_job(kind="training", params={})
+
+    read_monitoring(app_state)
+    samples = _samples(api_client)
+
+    jobs = {(s[1]["kind"], s[1]["state"]): s[2] for s in samples if s[0] == "categorizer_jobs"}
+    assert jobs[("training", "queued")] == 1
+    queues = {s[1]["queue"] for s in samples if s[0] == "categorizer_queue_messages"}
+    assert queues == {"inference", "training"}
+    assert any(s[0] == "categorizer_champion_age_seconds" for s in samples)
+
+
+def test_metrics_can_be_turned_off(app_state: AppState,
+                                   make_client: Callable[[], TestClient]) -> None:
+    app_state.settings.metrics_enabled = False
+    try:
+        client = make_client()
+
+        assert client.get("/metrics").status_code == 404
+    finally:
+        metrics.set_enabled(True)  # the switch is per process: give it back to other tests

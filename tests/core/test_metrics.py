@@ -1,0 +1,131 @@
+"""core.metrics: bounded labels, what recording counts, the store-wide collector."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from core import metrics
+from core.metrics import OTHER_CATEGORY, StoreGauges, StoreReading, category_labels
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_small_taxonomy_labels_each_category_by_name() -> None:
+    classes = ["Plomería", "Herramientas", "Pinturas"]
+
+    assert category_labels(classes, limit=50) == {c: c for c in classes}
+
+
+def test_a_big_path_taxonomy_is_labelled_by_its_top_levels() -> None:
+    classes = [f"Top {i % 8} > Leaf {i}" for i in range(1000)]
+
+    labels = category_labels(classes, limit=50)
+
+    assert set(labels.values()) == {f"Top {i}" for i in range(8)}
+
+
+def test_a_big_flat_taxonomy_never_makes_more_label_values_than_the_limit() -> None:
+    classes = [f"Leaf {i}" for i in range(1000)]
+
+    labels = category_labels(classes, limit=50)
+
+    assert len(set(labels.values())) == 50
+    assert labels["Leaf 0"] == "Leaf 0"
+    assert labels["Leaf 999"] == OTHER_CATEGORY
+
+
+def test_predictions_are_counted_by_version_label_and_decision() -> None:
+    before = _sample("categorizer_predictions_total", model_version="91", category="Plomería",
+                     decision="auto", source="sync")
+    count_before = _sample("categorizer_prediction_confidence_ratio_count", source="sync")
+
+    metrics.record_predictions(
+        version=91, classes=["Plomería", "Pinturas"], source="sync",
+        outcomes=[("Plomería", 0.99, "auto"), ("Plomería", 0.97, "auto"),
+                  ("Pinturas", 0.4, "review")])
+
+    assert _sample("categorizer_predictions_total", model_version="91", category="Plomería",
+                   decision="auto", source="sync") == before + 2
+    assert _sample("categorizer_predictions_total", model_version="91", category="Pinturas",
+                   decision="review", source="sync") >= 1
+    assert _sample("categorizer_prediction_confidence_ratio_count",
+                   source="sync") == count_before + 3
+
+
+def test_a_chunk_counts_categorized_and_failed_rows() -> None:
+    done = _sample("categorizer_batch_rows_total", outcome="categorized")
+    errors = _sample("categorizer_batch_rows_total", outcome="error")
+
+    metrics.record_chunk(version=93, classes=["A", "B"], seconds=0.2,
+                         results=[("A", 0.9, None), ("B", 0.8, None), (None, None, "empty")])
+
+    assert _sample("categorizer_batch_rows_total", outcome="categorized") == done + 2
+    assert _sample("categorizer_batch_rows_total", outcome="error") == errors + 1
+
+
+def test_recording_does_nothing_when_metrics_are_off() -> None:
+    before = _sample("categorizer_predictions_total", model_version="94", category="A",
+                     decision="auto", source="sync")
+    metrics.set_enabled(False)
+    try:
+        metrics.record_predictions(version=94, classes=["A"], source="sync",
+                                   outcomes=[("A", 0.9, "auto")])
+    finally:
+        metrics.set_enabled(True)
+
+    assert _sample("categorizer_predictions_total", model_version="94", category="A",
+                   decision="auto", source="sync") == before
+
+
+def test_store_gauges_report_the_last_reading() -> None:
+    registry = CollectorRegistry()
+    gauges = StoreGauges()
+    registry.register(gauges)
+    assert registry.get_sample_value("categorizer_queue_messages", {"queue": "inference"}) is None
+
+    gauges.update(StoreReading(
+        queues={"inference": 4, "training": 0}, jobs={("batch", "queued"): 2},
+        review_pending=7, champion_version=3, champion_trained_at=time.time() - 3600,
+        drift_values={"confidence_psi": 0.3}, drift_states={"confidence_psi": 2},
+        read_at=time.time()))
+
+    assert registry.get_sample_value("categorizer_queue_messages", {"queue": "inference"}) == 4
+    assert registry.get_sample_value("categorizer_jobs", {"kind": "batch", "state": "queued"}) == 2
+    assert registry.get_sample_value("categorizer_review_items_pending") == 7
+    age = registry.get_sample_value("categorizer_champion_age_seconds")
+    assert age is not None
+    assert 3590 < age < 3700
+    assert registry.get_sample_value("categorizer_drift_state", {"signal": "confidence_psi"}) == 2
+
+
+def test_multiprocess_mode_sums_what_forked_children_record(tmp_path: Path) -> None:
+    # A fresh interpreter: multiprocess mode must be chosen before any metric exists.
+    script = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from core import metrics
+        directory = Path({str(tmp_path / "samples")!r})
+        metrics.configure_multiprocess(directory)
+        for _ in range(2):
+            pid = os.fork()
+            if pid == 0:
+                metrics.record_predictions(version=5, classes=["A"], source="batch",
+                                           outcomes=[("A", 0.9, "auto")] * 3)
+                os._exit(0)
+            os.waitpid(pid, 0)
+        registry = metrics.multiprocess_registry(directory)
+        print(registry.get_sample_value("categorizer_predictions_total", dict(
+            model_version="5", category="A", decision="auto", source="batch")))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+
+    assert float(out.strip()) == 6.0

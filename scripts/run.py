@@ -405,6 +405,21 @@ def prepare(args: argparse.Namespace, console: Console) -> Plan:
                 settings=settings.model_copy(update={"data_dir": data_dir}))
 
 
+def worker_metrics_ports(plan: Plan) -> dict[str, int]:
+    """Each worker's metrics port: WORKER_METRICS_PORT (default 9101) and the next free ones."""
+    if not plan.settings.metrics_enabled:
+        return {}
+    ports: dict[str, int] = {}
+    candidate = plan.settings.worker_metrics_port or 9101
+    for name in WORKER_COMMANDS:
+        while (candidate == plan.port
+               or port_problem(plan.settings.worker_metrics_host, candidate, suggest=False)):
+            candidate += 1
+        ports[name] = candidate
+        candidate += 1
+    return ports
+
+
 def champion_version(plan: Plan) -> int | None:
     import logging
 
@@ -511,7 +526,8 @@ def start_failure(plan: Plan, child: Child) -> str:
             "see its lines above")
 
 
-def banner(plan: Plan, children: Sequence[Child], champion: int | None) -> str:
+def banner(plan: Plan, children: Sequence[Child], champion: int | None,
+           metrics_ports: dict[str, int] | None = None) -> str:
     from core.config import PLACEHOLDER_KEYS
 
     settings = plan.settings
@@ -537,6 +553,10 @@ def banner(plan: Plan, children: Sequence[Child], champion: int | None) -> str:
         f"  jobs DB    {redacted(settings.effective_database_url)}",
         f"  MLflow     {redacted(settings.effective_tracking_uri)}",
         f"  admin      {admin}",
+        *([f"  metrics    {url}/metrics (api), " + ", ".join(
+            f"http://{url_host(settings.worker_metrics_host)}:{port}/metrics ({name})"
+            for name, port in metrics_ports.items())] if metrics_ports else
+          ["  metrics    off (METRICS_ENABLED=false)"] if not settings.metrics_enabled else []),
         f"  processes  {pids}",
         "",
         "try it:",
@@ -561,16 +581,19 @@ def run_all(plan: Plan, args: argparse.Namespace, console: Console, stop: StopRe
         console.say(f"champion is v{champion}")
 
     children: list[Child] = []
+    ports = worker_metrics_ports(plan)
     try:
         for name, argv in service_commands(plan.host, plan.port).items():
-            child = Child(name, resolve(argv), console, plan.env, ready_line=READY_LINES[name])
+            env = ({**plan.env, "WORKER_METRICS_PORT": str(ports[name])} if name in ports
+                   else plan.env)
+            child = Child(name, resolve(argv), console, env, ready_line=READY_LINES[name])
             children.append(child.start())
             console.say(f"started {name} (pid {child.pid}): {' '.join(argv)}")
         if not wait_until_ready(plan, children, stop, args.ready_timeout,
                                 need_model=champion is not None):
             console.say(f"stopped ({stop.signal_name}) while starting")
             return 0
-        console.block(banner(plan, children, champion))
+        console.block(banner(plan, children, champion, ports))
         while not stop.wait(0.5):
             dead = died(children)
             if dead is not None:

@@ -19,6 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("api", "worker-training", "worker-inference")
+MONITORING = {"flower", "prometheus", "grafana"}
+WORKERS = ("worker-training", "worker-inference")
 SECRETS = {"ADMIN_API_KEY": "a-real-secret", "POSTGRES_PASSWORD": "a-real-password"}
 
 
@@ -35,12 +37,14 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_topology_has_every_service(services: dict[str, Any]) -> None:
-    assert set(services) == {"redis", "postgres", "mlflow", *APP_SERVICES, "flower"}
+    assert set(services) == {"redis", "postgres", "mlflow", *APP_SERVICES, *MONITORING}
 
 
-def test_flower_is_optional_and_nothing_else_is(services: dict[str, Any]) -> None:
-    assert services["flower"]["profiles"]
-    assert [name for name, spec in services.items() if spec.get("profiles")] == ["flower"]
+def test_monitoring_is_optional_and_nothing_else_is(services: dict[str, Any]) -> None:
+    optional = {name for name, spec in services.items() if spec.get("profiles")}
+
+    assert optional == MONITORING
+    assert all(services[name]["profiles"] == ["monitoring"] for name in MONITORING)
 
 
 def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
@@ -110,6 +114,76 @@ def test_the_app_talks_to_the_shared_services_in_production(services: dict[str, 
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000", name
         # no default: compose refuses to start without a real key
         assert env["ADMIN_API_KEY"].startswith("${ADMIN_API_KEY:?"), name
+
+
+def test_every_worker_replica_serves_metrics_where_prometheus_looks(
+    services: dict[str, Any],
+) -> None:
+    config = yaml.safe_load((ROOT / "monitoring" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+
+    api_sd = jobs["api"]["dns_sd_configs"][0]
+    assert (api_sd["names"], api_sd["port"]) == (["api"], 8000)
+    for name in WORKERS:
+        env = services[name]["environment"]
+        assert env["WORKER_METRICS_HOST"] == "0.0.0.0"
+        # DNS service discovery: one target per replica of a scaled service
+        sd = jobs[name]["dns_sd_configs"][0]
+        assert sd["names"] == [name]
+        assert sd["port"] == int(env["WORKER_METRICS_PORT"])
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard(
+    services: dict[str, Any],
+) -> None:
+    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"])
+    provider = yaml.safe_load(
+        (ROOT / "monitoring/grafana/provisioning/dashboards/categorizer.yml").read_text())
+    source = yaml.safe_load(
+        (ROOT / "monitoring/grafana/provisioning/datasources/prometheus.yml").read_text())
+
+    assert mounts["./monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
+    assert mounts["./monitoring/grafana/dashboards"] == provider["providers"][0]["options"]["path"]
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    assert services["prometheus"]["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+def _exported_series() -> set[str]:
+    """Every sample name the code can export, from a registry of its own."""
+    import time
+
+    from prometheus_client import CollectorRegistry
+
+    from core import metrics
+
+    registry = CollectorRegistry()
+    built = metrics._build(registry)
+    for name in ("http_duration", "chunk_duration"):
+        getattr(built, name)  # histograms without labels already export samples
+    gauges = metrics.StoreGauges()
+    gauges.update(metrics.StoreReading(
+        queues={"q": 0}, jobs={("batch", "queued"): 0}, review_pending=0, champion_version=1,
+        champion_trained_at=time.time(), drift_values={"s": 0.0}, drift_states={"s": 0},
+        read_at=time.time()))
+    registry.register(gauges)
+    names: set[str] = set()
+    for family in registry.collect():
+        names.add(family.name)
+        for suffix in ("_total", "_bucket", "_count", "_sum"):
+            names.add(family.name + suffix)
+    return names
+
+
+def test_the_dashboard_queries_only_series_the_code_exports() -> None:
+    import json
+    import re
+
+    dashboard = json.loads((ROOT / "monitoring/grafana/dashboards/categorizer.json").read_text())
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queried = {m for e in expressions for m in re.findall(r"categorizer_[a-z_]+", e)}
+
+    assert len(queried) >= 15
+    assert queried <= _exported_series(), queried - _exported_series()
 
 
 def test_inference_workers_can_be_scaled(services: dict[str, Any]) -> None:

@@ -191,6 +191,13 @@ def test_make_run_trains_serves_stops_every_process_and_starts_again(tmp_path: P
         assert answer.status_code == 200, answer.text
         assert answer.json()["categories"] == ["Herramientas"]
         assert _curl_from_banner(first).status_code == 200
+        # every process's metrics answer where the banner says they are
+        metrics_line = next(t for t in first.lines if t.strip().startswith("metrics "))
+        urls = [w.rstrip(",") for w in metrics_line.split() if w.startswith("http://")]
+        assert len(urls) == 3, metrics_line
+        scraped = [httpx.get(url, timeout=10) for url in urls]
+        assert all(r.status_code == 200 for r in scraped)
+        assert "categorizer_http_request_duration_seconds_count" in scraped[0].text
         started = psutil.Process(first.process.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in started)
         assert "uvicorn api.main:app" in names

@@ -46,12 +46,20 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="ADMIN_API_KEY, for admin endpoints")
 
 
-async def require_admin(state: StateDep, key: Annotated[str | None, Security(_api_key)]) -> None:
+ApiKey = Annotated[str | None, Security(_api_key)]
+
+
+async def require_admin(state: StateDep, key: ApiKey) -> None:
     """401 without a key, 403 with a wrong one; compared in constant time, never logged."""
+    check_admin_key(state.settings, key)
+
+
+def check_admin_key(settings: Settings, key: str | None) -> None:
+    """The admin check, for routes where only some answers need the key."""
     if not key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header",
                             headers={"WWW-Authenticate": "APIKey"})
-    expected = state.settings.admin_api_key.get_secret_value()
+    expected = settings.admin_api_key.get_secret_value()
     if not secrets.compare_digest(key.encode(), expected.encode()):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid API key")
 

@@ -12,6 +12,7 @@ from core.batch import BatchInputError
 from core.data import CatalogError
 from core.jobs import JobNotFound, StoreUnavailable
 from core.registry import NoChampionError, RegistryError, RegistryUnavailable
+from core.sources import SourceRefused, SourceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ _STATUS = [
     (RegistryUnavailable, 503),
     (RegistryError, 404),
     (CatalogError, 400),
+    (SourceRefused, 400),
+    (SourceUnavailable, 503),
     (BatchInputError, 400),
     (StoreUnavailable, 503),
     (QueueUnavailable, 503),

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+# Bounds on what a path or query carries, so that no number or string reaches a store unchecked
+# (a 64-bit offset overflowed the database; a 23-digit version reached the registry).
+MAX_INT = 2**31 - 1
+JobId = Annotated[str, Path(min_length=1, max_length=64, description="a job's id")]
+Version = Annotated[int, Path(ge=1, le=MAX_INT, description="a model version")]
+ItemId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
 
 class TrainingJobCreate(BaseModel):
-    """A training job from a CSV path or a SQLAlchemy URL (with a table or a query)."""
+    """A training job from a file the operator placed, or a SQL source the operator named.
+
+    A request never carries a URL: `data` is a CSV file in one of the training data folders
+    (TRAINING_DATA_DIRS); `source` is the name of a connection in TRAINING_SOURCES, with the
+    `table` to read (or a `query`, when the server allows queries). Uploads (multipart) are the
+    easy path.
+    """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"data": "postgresql+psycopg://store@db/catalog",
-                      "table": "input_rf_categorizer"},
-                     {"data": "/data/catalog.csv"}]})
+        "examples": [{"data": "catalog.csv"},
+                     {"source": "erp", "table": "products"}]})
 
-    data: str = Field(min_length=1, max_length=2000,
-                      description="CSV path readable by the training workers, or SQLAlchemy URL")
+    data: str | None = Field(default=None, min_length=1, max_length=1000,
+                             description="a CSV file in a training data folder (relative to "
+                                         "the folders, or absolute)")
+    source: str | None = Field(default=None, min_length=1, max_length=64,
+                               pattern=r"^[A-Za-z0-9_.-]+$",
+                               description="the name of a SQL source the operator configured")
     table: str | None = Field(default=None, min_length=1, max_length=200,
-                              pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-    query: str | None = Field(default=None, min_length=1, max_length=10_000)
+                              pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$",
+                              description="a table of `source` with category and name columns")
+    query: str | None = Field(default=None, min_length=1, max_length=10_000,
+                              description="one SELECT over `source`'s tables returning "
+                                          "category and name (if TRAINING_QUERIES allows)")
 
 
 class JobProgress(BaseModel):
@@ -115,7 +135,9 @@ INFERENCE_RESPONSE = TypeAdapter(InferenceResponse)
 class BatchItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str | int | None = Field(default=None, description="the caller's id, echoed back")
+    id: str | ItemId | None = Field(
+        default=None, description="the caller's id, echoed back; at most MAX_ID_LENGTH "
+                                  "(default 200) characters")
     name: str
 
 

@@ -340,7 +340,8 @@ class Stack:
         seen: dict[str, Any] = {}
 
         def ended() -> bool:
-            seen.update(httpx.get(f"{self.api_url}/v1/jobs/{job_id}", timeout=30).json())
+            seen.update(httpx.get(f"{self.api_url}/v1/jobs/{job_id}", timeout=30,
+                                  headers={"X-API-Key": ADMIN_KEY}).json())
             return seen.get("state") in ("succeeded", "failed", "cancelled")
 
         wait_until(ended, timeout=timeout, what=f"job {job_id}", interval=interval)

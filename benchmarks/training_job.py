@@ -19,10 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _stack import CpuAudit, RssSampler, Stack, catalog_path, log, scratch_stack, wait_for_quiet
+from _stack import (
+    ADMIN_KEY,
+    CpuAudit,
+    RssSampler,
+    Stack,
+    catalog_path,
+    log,
+    scratch_stack,
+    wait_for_quiet,
+)
 
 
 def run(stack: Stack, catalog: Path, *, quiet_timeout: float = 600) -> dict[str, Any]:
+    # The operator's way to let a training request name a server-side file: its folder.
+    stack.env["TRAINING_DATA_DIRS"] = str(catalog.resolve().parent)
     worker = stack.worker("training", queues="training", concurrency=1)
     api = stack.api()
     try:
@@ -38,7 +49,8 @@ def run(stack: Stack, catalog: Path, *, quiet_timeout: float = 600) -> dict[str,
             response.raise_for_status()
             job_id = response.json()["job_id"]
             while True:
-                job = httpx.get(f"{stack.api_url}/v1/jobs/{job_id}", timeout=30).json()
+                job = httpx.get(f"{stack.api_url}/v1/jobs/{job_id}", timeout=30,
+                                headers={"X-API-Key": ADMIN_KEY}).json()
                 stage = job["progress"]["stage"] or job["state"]
                 stages.setdefault(stage, round(time.perf_counter() - started, 1))
                 if job["state"] in ("succeeded", "failed", "cancelled"):

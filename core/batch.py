@@ -27,6 +27,7 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Undecodable bytes ride through the CSV reader as these surrogate escapes.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _BLOCK_ROWS = 1024  # CSV rows checked together on intake
+MAX_ID_LENGTH = 200  # the default of the MAX_ID_LENGTH setting
 
 
 class BatchInputError(ValueError):
@@ -62,25 +63,40 @@ def _storable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def make_row(row_id: Any, name: Any, *, max_length: int) -> InputRow:
+def check_id(row_id: str, *, max_length: int) -> str | None:
+    """Why a row's id cannot be stored, or None when it can."""
+    if len(row_id) > max_length:
+        return f"id is {len(row_id)} characters long; the limit is {max_length} (MAX_ID_LENGTH)"
+    return None
+
+
+def make_row(row_id: Any, name: Any, *, max_length: int,
+             max_id_length: int = MAX_ID_LENGTH) -> InputRow:
     text = "" if name is None else str(name)
     if (len(text) <= max_length and _clean(text) and text.strip()
-            and (row_id is None or type(row_id) is str and _clean(row_id))):
+            and (row_id is None or type(row_id) is str and _clean(row_id)
+                 and len(row_id) <= max_id_length)):
         return InputRow(id=row_id or None, name=text)  # the common row, in one step
     error = check_name(text, max_length=max_length)
     if error is not None and len(text) > max_length:
         text = text[:max_length] + "…"  # keep the row recognisable, not the whole blob
-    return InputRow(id=None if row_id in (None, "") else _storable(str(row_id)),
+    shown = None if row_id in (None, "") else str(row_id)
+    if shown is not None and len(shown) > max_id_length:
+        error = error or check_id(shown, max_length=max_id_length)
+        shown = shown[:max_id_length] + "…"
+    return InputRow(id=None if shown is None else _storable(shown),
                     name=_storable(text), error=error)
 
 
-def rows_from_items(items: Iterable[tuple[Any, Any]], *, max_length: int) -> Iterator[InputRow]:
+def rows_from_items(items: Iterable[tuple[Any, Any]], *, max_length: int,
+                    max_id_length: int = MAX_ID_LENGTH) -> Iterator[InputRow]:
     """Rows from (id, name) pairs, as JSON requests send them."""
     for row_id, name in items:
-        yield make_row(row_id, name, max_length=max_length)
+        yield make_row(row_id, name, max_length=max_length, max_id_length=max_id_length)
 
 
-def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
+def rows_from_csv(stream: IO[bytes], *, max_length: int,
+                  max_id_length: int = MAX_ID_LENGTH) -> Iterator[InputRow]:
     """Rows from a CSV upload with a `name` column (and optionally an `id` column).
 
     The delimiter (, ; tab or |) is the one the header splits on. Raises BatchInputError before
@@ -109,7 +125,8 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
     id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
     try:
         while block := list(islice(reader, _BLOCK_ROWS)):
-            rows = _plain_block(block, name_at, id_at, max_length=max_length)
+            rows = _plain_block(block, name_at, id_at, max_length=max_length,
+                                max_id_length=max_id_length)
             if rows is not None:
                 yield from rows
                 continue
@@ -118,13 +135,13 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int) -> Iterator[InputRow]:
                     continue  # blank line (or only blank cells), not a product
                 name = row[name_at] if name_at < len(row) else ""
                 row_id = row[id_at] if id_at is not None and id_at < len(row) else None
-                yield make_row(row_id, name, max_length=max_length)
+                yield make_row(row_id, name, max_length=max_length, max_id_length=max_id_length)
     except csv.Error as exc:
         raise BatchInputError(f"malformed CSV at line {reader.line_num}: {exc}") from None
 
 
 def _plain_block(block: list[list[str]], name_at: int, id_at: int | None, *,
-                 max_length: int) -> list[InputRow] | None:
+                 max_length: int, max_id_length: int) -> list[InputRow] | None:
     """The block's rows when every one is the common case, checked a column at a time.
 
     The common case is what `make_row` passes in one step: every row has the columns, a name
@@ -140,6 +157,8 @@ def _plain_block(block: list[list[str]], name_at: int, id_at: int | None, *,
     if id_at is None:
         return [InputRow(None, name) for name in names] if _clean("".join(names)) else None
     ids = [row[id_at] or None for row in block]
+    if max(map(len, filter(None, ids)), default=0) > max_id_length:
+        return None
     if not _clean("".join(names) + "".join(filter(None, ids))):
         return None
     return list(map(InputRow, ids, names))

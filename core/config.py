@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.data import SAMPLE_CATALOG
 
 PLACEHOLDER_KEYS = {"", "change-me", "changeme", "admin", "secret"}
 
@@ -37,9 +42,36 @@ class Settings(BaseSettings):
 
     training_data: str | None = Field(
         default=None,
-        description="Source for GET /training: CSV path or SQLAlchemy URL; default the sample.",
+        description="Source for the deprecated GET /training: a CSV file under "
+                    "TRAINING_DATA_DIRS, or the name of a TRAINING_SOURCES connection (with "
+                    "TRAINING_TABLE); default the sample catalog. Checked like a request.",
     )
-    training_table: str | None = Field(default=None, description="Table for a SQL TRAINING_DATA.")
+    training_table: str | None = Field(
+        default=None, description="Table for a TRAINING_DATA that names a SQL source.")
+
+    # Where training data may come from (core/sources.py; SECURITY.md).
+    training_data_dirs: Annotated[list[Path] | None, NoDecode] = Field(
+        default=None,
+        description="Folders whose regular files a training request may name (a JSON list or "
+                    "paths separated by ':'); default the sample catalog's folder and "
+                    "DATA_DIR/catalogs.",
+    )
+    training_sources: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='SQL connections a training request may name, as JSON: {"erp": '
+                    '"postgresql+psycopg://reader@db/erp"}. PostgreSQL and SQLite only; a '
+                    "request never carries a URL.",
+    )
+    training_queries: bool = Field(
+        default=False,
+        description="Allow a training request to send a `query` (one SELECT, run read-only "
+                    "over the tables of a named source) instead of a `table`.",
+    )
+    training_connect_timeout: int = Field(
+        default=5, ge=1, le=300, description="Seconds to reach a SQL training source.")
+    training_statement_timeout: int = Field(
+        default=120, ge=1, le=86_400,
+        description="Seconds a SQL training source's read may run.")
 
     model_name: str = "product-categorizer"
     experiment_name: str = "product-categorizer"
@@ -58,6 +90,8 @@ class Settings(BaseSettings):
 
     top_k: int = Field(default=3, ge=1, le=20)
     max_name_length: int = Field(default=500, ge=1)
+    max_id_length: int = Field(default=200, ge=1, le=10_000,
+                               description="Longest batch item id, in characters.")
     max_inference_items: int = Field(default=1000, ge=1)
     max_batch_rows: int = Field(default=2_000_000, ge=1)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, ge=1024,
@@ -145,6 +179,29 @@ class Settings(BaseSettings):
         description="Automatic training jobs are at least this far apart.",
     )
 
+    @field_validator("training_data_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("training_sources")
+    @classmethod
+    def _sql_sources_we_can_read_safely(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, url in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+                raise ValueError(f"TRAINING_SOURCES name {name!r}: use letters, digits, _ . -")
+            scheme = url.get_secret_value().split(":", 1)[0].split("+", 1)[0].lower()
+            if scheme not in {"postgresql", "postgres", "sqlite"}:
+                raise ValueError(
+                    f"TRAINING_SOURCES {name!r}: only postgresql and sqlite URLs can be "
+                    f"read read-only and with timeouts (got a {scheme or 'malformed'} URL)")
+        return value
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         key = self.admin_api_key.get_secret_value()
@@ -169,6 +226,14 @@ class Settings(BaseSettings):
         """How long a job may stay silent before the sweeper sends it again."""
         seconds = self.job_stale_seconds or 2 * self.training_time_limit + 600
         return dt.timedelta(seconds=seconds)
+
+    @property
+    def training_roots(self) -> list[Path]:
+        """The folders a training file must be in, symlinks resolved."""
+        dirs = self.training_data_dirs
+        if dirs is None:
+            dirs = [SAMPLE_CATALOG.parent, self.data_dir / "catalogs"]
+        return [Path(os.path.realpath(d)) for d in dirs]
 
     def ensure_data_dir(self) -> None:
         """Create DATA_DIR, where the embedded stores live (called by entry points)."""

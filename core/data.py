@@ -7,6 +7,7 @@ import hashlib
 import io
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,13 +18,23 @@ SAMPLE_CATALOG = Path(__file__).parent / "sample_data" / "sample_catalog.csv"
 
 
 class CatalogError(ValueError):
-    """A catalog that cannot be used, with the source, row and problem named."""
+    """A catalog that cannot be used, with the source, row, column and problem named.
 
-    def __init__(self, source: str, problem: str, *, row: int | None = None) -> None:
+    The message never quotes the data itself (a server-side file or a database row may hold
+    anything): it says where the problem is and what it is.
+    """
+
+    def __init__(self, source: str, problem: str, *, row: int | None = None,
+                 column: str | None = None) -> None:
         self.source = source
         self.row = row
+        self.column = column
         self.problem = problem
-        where = f"{source}, row {row}" if row is not None else source
+        where = source
+        if row is not None:
+            where += f", row {row}"
+        if column is not None:
+            where += f", column {column!r}"
         super().__init__(f"{where}: {problem}")
 
 
@@ -106,8 +117,8 @@ def parse_csv_catalog(raw: bytes, *, source: str) -> Catalog:
     if missing:
         raise CatalogError(
             source,
-            f"missing column(s) {', '.join(missing)}; the header must name 'category' and 'name'"
-            f" (found: {', '.join(header) or 'nothing'})",
+            f"missing column(s) {', '.join(missing)}; the header must name 'category' and "
+            f"'name' (it has {len(header)} column(s))",
             row=1,
         )
     i_category, i_name = columns.index("category"), columns.index("name")
@@ -118,7 +129,7 @@ def parse_csv_catalog(raw: bytes, *, source: str) -> Catalog:
         for number, row in enumerate(rows, start=2)
         if any(cell.strip() for cell in row)
     )
-    return _build_catalog(records, source=source)
+    return build_catalog(records, source=source)
 
 
 def load_sql_catalog(url: str, *, table: str | None = None, query: str | None = None) -> Catalog:
@@ -169,7 +180,7 @@ def load_sql_catalog(url: str, *, table: str | None = None, query: str | None = 
         (number, _text(row["category"]), _text(row["name"]))
         for number, row in enumerate(mapping_rows, start=1)
     )
-    return _build_catalog(records, source=source)
+    return build_catalog(records, source=source)
 
 
 def _text(value: object) -> str:
@@ -185,7 +196,8 @@ def _redact(url: str) -> str:
         return url.split("@")[-1]
 
 
-def _build_catalog(records, *, source: str) -> Catalog:  # type: ignore[no-untyped-def]
+def build_catalog(records: Iterable[tuple[int, str, str]], *, source: str) -> Catalog:
+    """A catalog from (row number, category, name) records; blank names or categories refused."""
     names: list[str] = []
     categories: list[str] = []
     seen: dict[str, str] = {}
@@ -193,9 +205,9 @@ def _build_catalog(records, *, source: str) -> Catalog:  # type: ignore[no-untyp
     for number, category, name in records:
         category, name = category.strip(), name.strip()
         if not name:
-            raise CatalogError(source, "empty product name", row=number)
+            raise CatalogError(source, "empty product name", row=number, column="name")
         if not category:
-            raise CatalogError(source, f"empty category for {name!r}", row=number)
+            raise CatalogError(source, "empty category", row=number, column="category")
         previous = seen.setdefault(name, category)
         if previous != category and name not in conflicts:
             conflicts.append(name)
@@ -216,16 +228,26 @@ def duplicate_key(name: str) -> str:
     return " ".join(name.lower().split())
 
 
-def check_trainable(catalog: Catalog, *, min_per_category: int) -> None:
-    """Refuse a catalog whose categories are too small to split for training and testing."""
+def check_trainable(catalog: Catalog, *, min_per_category: int,
+                    name_categories: bool = False) -> None:
+    """Refuse a catalog whose categories are too small to split for training and testing.
+
+    Category names are quoted only when `name_categories` (the catalog is the requester's own
+    upload); a server-side source's values never appear in an error.
+    """
     distinct: dict[str, set[str]] = {}
     for category, name in zip(catalog.categories, catalog.names, strict=True):
         distinct.setdefault(category, set()).add(duplicate_key(name))
     if len(distinct) < 2:
-        raise CatalogError(catalog.source, "needs at least two categories to learn from")
+        raise CatalogError(catalog.source, "needs at least two categories to learn from "
+                           f"(found {len(distinct)})", column="category")
     small = {c: len(n) for c, n in distinct.items() if len(n) < min_per_category}
     if small:
-        listed = ", ".join(f"{c!r} has {n}" for c, n in sorted(small.items()))
+        if name_categories:
+            listed = ", ".join(f"{c!r} has {n}" for c, n in sorted(small.items()))
+        else:
+            listed = (f"{len(small)} of {len(distinct)} categories are short; the smallest "
+                      f"has {min(small.values())}")
         raise CatalogError(
             catalog.source,
             f"too few distinct product names to split for training and testing "

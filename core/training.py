@@ -154,13 +154,21 @@ def split_holdout(
     return train_idx, test_idx
 
 
+def check_catalog(catalog: Catalog, params: TrainParams | None = None, *,
+                  name_categories: bool = False) -> None:
+    """Refuse, with the reason, a catalog that `train` could not split and select on."""
+    params = params or TrainParams()
+    check_trainable(catalog, min_per_category=max(params.min_per_category, params.cv_folds),
+                    name_categories=name_categories)
+
+
 def train(
     *, catalog: Catalog, params: TrainParams, on_stage: StageCallback | None = None
 ) -> TrainResult:
     """Select a model by grouped, stratified cross-validation on macro-F1 and score it held-out."""
     stage = on_stage or (lambda _stage: None)
     started = time.perf_counter()
-    check_trainable(catalog, min_per_category=max(params.min_per_category, params.cv_folds))
+    check_catalog(catalog, params)
 
     stage("splitting")
     names = np.array(catalog.names, dtype=object)

@@ -19,6 +19,7 @@ from core.jobs import Job, JobNotFound, JobStore, StoreUnavailable
 from core.prediction import Classifier, collector_paused
 from core.registry import RegistryError
 from core.service import train_and_register
+from core.sources import TrainingSource, load_source
 from worker.celery_app import INFERENCE_QUEUE
 from worker.context import get_context
 
@@ -91,13 +92,14 @@ def _run_training(self: Task, job_id: str) -> None:
 
     params = job.params
     try:
-        catalog = None
         if params.get("upload"):
             catalog = parse_csv_catalog(store.get_upload(job_id),
                                         source=params.get("filename") or "uploaded file")
+        else:  # checked again as it is read: what was allowed may have changed since
+            catalog = load_source(ctx.settings, TrainingSource.from_params(params),
+                                  max_bytes=ctx.settings.max_upload_bytes)
         outcome = train_and_register(
             registry=ctx.registry, settings=ctx.settings, catalog=catalog,
-            source=params.get("data"), table=params.get("table"), query=params.get("query"),
             on_stage=on_stage, promotion_lock=lambda: store.lock("registry"),
             tags={"job_id": job_id},
         )

@@ -12,15 +12,17 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import StateDep
 from api.routes.jobs import accepted, enqueue_job, job_public
 from api.schemas import (
+    MAX_INT,
     BatchJobCreate,
     BatchResultItem,
     BatchResultsPage,
     JobAccepted,
+    JobId,
     JobPublic,
     problems,
 )
 from api.uploads import is_json, json_body, upload_file
-from core.batch import chunked, results_csv_lines, rows_from_csv, rows_from_items
+from core.batch import check_id, chunked, results_csv_lines, rows_from_csv, rows_from_items
 from core.jobs import EmptyBatch, InputRow, Job
 
 router = APIRouter(tags=["batch"])
@@ -68,7 +70,8 @@ async def create_batch_job(
     form = None
     if content_type.startswith("multipart/form-data"):
         _, stream, form = await upload_file(request)
-        rows: Iterator[InputRow] = rows_from_csv(stream, max_length=settings.max_name_length)
+        rows: Iterator[InputRow] = rows_from_csv(stream, max_length=settings.max_name_length,
+                                                 max_id_length=settings.max_id_length)
         try:
             first = next(rows, None)  # raises BatchInputError now for a file that is not CSV
         except Exception:
@@ -77,8 +80,15 @@ async def create_batch_job(
         rows = _prepend(first, rows)
     elif is_json(content_type):
         body = await json_body(request, BatchJobCreate)
+        for index, item in enumerate(body.items):
+            problem = None if item.id is None else check_id(str(item.id),
+                                                            max_length=settings.max_id_length)
+            if problem:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                    f"items[{index}].id: {problem}")
         rows = rows_from_items(((i.id, i.name) for i in body.items),
-                               max_length=settings.max_name_length)
+                               max_length=settings.max_name_length,
+                               max_id_length=settings.max_id_length)
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send application/json or multipart/form-data with a 'file' field")
@@ -110,7 +120,7 @@ def _record(state: StateDep, rows: Iterator[InputRow], key: str | None) -> Job:
 
 
 @router.get("/v1/batch-jobs/{job_id}", response_model=JobPublic, responses=problems(404))
-def get_batch_job(job_id: str, state: StateDep) -> JobPublic:
+def get_batch_job(job_id: JobId, state: StateDep) -> JobPublic:
     """Report a batch job's state and progress."""
     return job_public(_batch(state, job_id, finished=False))
 
@@ -130,8 +140,8 @@ def _batch(state: StateDep, job_id: str, *, finished: bool) -> Job:
 @router.get("/v1/batch-jobs/{job_id}/results", response_model=BatchResultsPage,
             responses=problems(404, 409))
 def get_batch_results(
-    job_id: str, state: StateDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    job_id: JobId, state: StateDep,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> BatchResultsPage:
     """Page through a finished batch job's results in input order."""
@@ -145,7 +155,7 @@ def get_batch_results(
 
 @router.get("/v1/batch-jobs/{job_id}/results.csv", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}}}, **problems(404, 409)})
-def download_batch_results(job_id: str, state: StateDep) -> StreamingResponse:
+def download_batch_results(job_id: JobId, state: StateDep) -> StreamingResponse:
     """Download a finished batch job's whole result as CSV (formula cells neutralised)."""
     _batch(state, job_id, finished=True)
     return StreamingResponse(

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, StateDep
+from api.deps import AdminDep, ApiKey, StateDep, check_admin_key
 from api.schemas import (
+    MAX_INT,
     JobAccepted,
+    JobId,
     JobProgress,
     JobPublic,
     JobsPage,
@@ -17,8 +19,11 @@ from api.schemas import (
     problems,
 )
 from api.uploads import is_json, json_body, read_upload
-from core.data import SAMPLE_CATALOG, is_sql_url, parse_csv_catalog
+from core.config import Settings
+from core.data import SAMPLE_CATALOG, parse_csv_catalog
 from core.jobs import Job, JobKind, JobState
+from core.sources import TrainingSource, check_source
+from core.training import check_catalog
 
 router = APIRouter(tags=["jobs"])
 
@@ -72,24 +77,22 @@ def enqueue_job(state: StateDep, job: Job, task_name: str) -> None:
                      "required": ["file"]}}}}})
 async def create_training_job(request: Request, response: Response,
                               state: StateDep) -> JobAccepted:
-    """Queue a training job from a CSV path, a SQL table or query, or an uploaded CSV."""
+    """Queue a training job from an uploaded CSV, a file in a training data folder, or a
+    configured SQL source's table."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         filename, content = await read_upload(request, state.settings.max_upload_bytes)
-        # Refuse a bad catalog now, with the row and problem, rather than as a failed job.
-        await run_in_threadpool(parse_csv_catalog, content, source=filename)
+        # The whole file is checked now: a catalog that cannot train is a 400 that says why.
+        await run_in_threadpool(_check_upload, content, filename)
         job, _ = state.store.create_job(
             kind="training", params={"upload": True, "filename": filename})
         state.store.put_upload(job.id, content)
     elif is_json(content_type):
         body = await json_body(request, TrainingJobCreate)
-        if (body.table or body.query) and not is_sql_url(body.data):
-            raise HTTPException(422, "table and query need a SQLAlchemy URL in 'data'")
-        if body.table and body.query:
-            raise HTTPException(422, "give a table or a query, not both")
-        if is_sql_url(body.data) and not (body.table or body.query):
-            raise HTTPException(422, "a SQL source needs a 'table' (or a 'query')")
-        job, _ = state.store.create_job(kind="training", params=body.model_dump())
+        checked = await run_in_threadpool(lambda: check_source(
+            state.settings, data=body.data, source=body.source, table=body.table,
+            query=body.query))
+        job, _ = state.store.create_job(kind="training", params=checked.as_params())
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send application/json or multipart/form-data with a 'file' field")
@@ -97,41 +100,60 @@ async def create_training_job(request: Request, response: Response,
     return accepted(response, state.store.get(job.id))
 
 
+def _check_upload(content: bytes, filename: str) -> None:
+    check_catalog(parse_csv_catalog(content, source=filename), name_categories=True)
+
+
+def configured_source(settings: Settings) -> TrainingSource:
+    """TRAINING_DATA (a file, or a TRAINING_SOURCES name with TRAINING_TABLE), checked."""
+    data = settings.training_data or str(SAMPLE_CATALOG)
+    if data in settings.training_sources:
+        return check_source(settings, source=data, table=settings.training_table)
+    return check_source(settings, data=data, table=settings.training_table)
+
+
 @router.get("/training", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
             dependencies=[AdminDep], deprecated=True, responses=problems(401, 403))
 def legacy_training(response: Response, state: StateDep) -> JobAccepted:
     """Queue a training job from the configured source (the predecessor's endpoint)."""
-    settings = state.settings
-    params = {"data": settings.training_data or str(SAMPLE_CATALOG),
-              "table": settings.training_table, "query": None}
-    job, _ = state.store.create_job(kind="training", params=params)
+    checked = configured_source(state.settings)
+    job, _ = state.store.create_job(kind="training", params=checked.as_params())
     enqueue_job(state, job, TRAINING_TASK)
     return accepted(response, state.store.get(job.id))
 
 
-@router.get("/v1/jobs", response_model=JobsPage)
+@router.get("/v1/jobs", response_model=JobsPage, responses=problems(401, 403))
 def list_jobs(
     state: StateDep,
     kind: Annotated[JobKind | None, Query(description="training or batch")] = None,
     job_state: Annotated[JobState | None, Query(alias="state")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    key: ApiKey = None,
 ) -> JobsPage:
-    """List jobs, newest first, filtered by kind and state, a page at a time."""
+    """List jobs, newest first, filtered by kind and state, a page at a time (training jobs
+    with the admin key only)."""
+    if key is not None or kind == "training":
+        check_admin_key(state.settings, key)
+    elif kind is None:
+        kind = "batch"  # without the key, training jobs are not listed
     total, jobs = state.store.list_jobs(kind=kind, state=job_state, offset=offset, limit=limit)
     return JobsPage(total=total, offset=offset, limit=limit, items=[job_public(j) for j in jobs])
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic,
-            responses=problems(404))
-def get_job(job_id: str, state: StateDep) -> JobPublic:
-    """Report a job's state, progress, result or error."""
-    return job_public(state.store.get(job_id))
+            responses=problems(401, 403, 404))
+def get_job(job_id: JobId, state: StateDep, key: ApiKey = None) -> JobPublic:
+    """Report a job's state, progress, result or error (a training job: with the admin key)."""
+    job = state.store.get(job_id)
+    if job.kind == "training":
+        check_admin_key(state.settings, key)
+    return job_public(job)
 
 
 @router.delete("/v1/jobs/{job_id}", response_model=JobPublic, dependencies=[AdminDep],
                responses=problems(401, 403, 404, 409))
-def cancel_job(job_id: str, state: StateDep) -> JobPublic:
+def cancel_job(job_id: JobId, state: StateDep) -> JobPublic:
     """Cancel a job that has not ended; it stops consuming workers."""
     job = state.store.get(job_id)
     if job.terminal:

@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AdminDep, StateDep
-from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, problems
+from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, Version, problems
 from core.registry import NoChampionError
 
 router = APIRouter(tags=["models"])
@@ -31,7 +31,7 @@ def list_models(state: StateDep) -> ModelsPublic:
 
 @router.post("/v1/models/{version}/promote", response_model=PromotionPublic,
              dependencies=[AdminDep], responses=problems(401, 403, 404))
-def promote(version: int, state: StateDep) -> PromotionPublic:
+def promote(version: Version, state: StateDep) -> PromotionPublic:
     """Make a version the champion."""
     previous = state.registry.promote(version)
     state.champion.refresh()  # this process at once; the others on their next poll

@@ -7,13 +7,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
 from tests.fixtures.app import ADMIN, FakeQueue, FakeRegistry
 
 JOB = "0123456789abcdef0123456789abcdef"
+TRAINABLE = ("category,name\n" + "".join(f"A,a {i}\nB,b {i}\n" for i in range(5))).encode()
 ADMIN_ENDPOINTS = [
-    ("POST", "/v1/training-jobs", {"json": {"data": "/data/catalog.csv"}}),
-    ("POST", "/v1/training-jobs", {"files": {"file": ("c.csv", b"category,name\nA,b\n")}}),
+    ("POST", "/v1/training-jobs", {"json": {"data": str(SAMPLE_CATALOG)}}),
+    ("POST", "/v1/training-jobs", {"files": {"file": ("c.csv", TRAINABLE)}}),
     ("GET", "/training", {}),
     ("DELETE", f"/v1/jobs/{JOB}", {}),
     ("POST", "/v1/models/1/promote", {}),

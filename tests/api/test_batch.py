@@ -9,6 +9,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
+from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
 from tests.fixtures.app import (
     CHUNK_SIZE,
@@ -225,7 +226,7 @@ def test_retrying_with_the_same_key_after_a_503_queues_the_job(
 
 
 def test_a_training_job_is_not_a_batch_job(api_client: TestClient) -> None:
-    job_id = api_client.post("/v1/training-jobs", json={"data": "/x.csv"},
+    job_id = api_client.post("/v1/training-jobs", json={"data": str(SAMPLE_CATALOG)},
                              headers={"X-API-Key": "test-key"}).json()["job_id"]
 
     assert api_client.get(f"{URL}/{job_id}").status_code == 404

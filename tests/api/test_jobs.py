@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from core.config import Settings
 from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
 from tests.fixtures.app import ADMIN, FakeQueue, stored_jobs
@@ -13,9 +18,31 @@ URL = "/v1/training-jobs"
 CATALOG_CSV = (
     "category,name\n"
     "Plomería,\"Tubo PVC 1/2\"\"\"\n"
-    "Electricos,Foco LED 9W\n"
+    + "".join(f"Plomería,Codo PVC {i}\"\nElectricos,Foco LED {i}W\n" for i in range(1, 6))
 ).encode()
-SQL_URL = "postgresql+psycopg://store@db/catalog"
+NO_SOURCE = {"data": None, "source": None, "table": None, "query": None}
+
+
+@pytest.fixture(autouse=True)
+def catalog_files(app_settings: Settings) -> Path:
+    """Catalog files in DATA_DIR/catalogs, a training data folder by default."""
+    folder = app_settings.data_dir / "catalogs"
+    folder.mkdir()
+    for name in ("catalog.csv", "x.csv"):
+        (folder / name).write_bytes(CATALOG_CSV)
+    return folder
+
+
+@pytest.fixture
+def erp_source(app_settings: Settings, tmp_path: Path) -> Path:
+    """A SQLite database configured as the SQL source 'erp', with a products table."""
+    path = tmp_path / "erp.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE products (category TEXT, name TEXT)")
+        connection.execute("INSERT INTO products VALUES ('Plomería', 'Tubo PVC')")
+    app_settings.training_sources = {"erp": SecretStr(f"sqlite:///{path}")}
+    app_settings.training_queries = True
+    return path
 
 
 def _check_queued(response, store: JobStore, queue: FakeQueue) -> str:  # type: ignore[no-untyped-def]
@@ -35,25 +62,23 @@ def _check_queued(response, store: JobStore, queue: FakeQueue) -> str:  # type: 
 def test_a_job_from_a_csv_path_is_accepted_and_enqueued(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
 ) -> None:
-    response = api_client.post(URL, json={"data": "/data/catalog.csv"}, headers=ADMIN)
+    response = api_client.post(URL, json={"data": "catalog.csv"}, headers=ADMIN)
 
     job_id = _check_queued(response, job_store, fake_queue)
-    assert job_store.get(job_id).params == {"data": "/data/catalog.csv", "table": None,
-                                            "query": None}
+    assert job_store.get(job_id).params == {**NO_SOURCE, "data": "catalog.csv"}
 
 
-@pytest.mark.parametrize("source", [{"table": "input_rf_categorizer"},
-                                    {"table": "store.products"},
+@pytest.mark.parametrize("source", [{"table": "products"},
+                                    {"table": "main.products"},
                                     {"query": "SELECT category, name FROM products"}])
-def test_a_job_from_a_sql_table_or_query_is_accepted(
+@pytest.mark.usefixtures("erp_source")
+def test_a_job_from_a_named_sql_table_or_query_is_accepted(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue, source: dict[str, str]
 ) -> None:
-    response = api_client.post(URL, json={"data": SQL_URL, **source}, headers=ADMIN)
+    response = api_client.post(URL, json={"source": "erp", **source}, headers=ADMIN)
 
     job_id = _check_queued(response, job_store, fake_queue)
-    params = job_store.get(job_id).params
-    assert params["data"] == SQL_URL
-    assert {k: params[k] for k in source} == source
+    assert job_store.get(job_id).params == {**NO_SOURCE, "source": "erp", **source}
 
 
 def test_an_uploaded_catalog_is_stored_with_the_job(
@@ -70,7 +95,7 @@ def test_an_uploaded_catalog_is_stored_with_the_job(
 @pytest.mark.parametrize(("content", "problem"), [
     (b"category,nombre\nPlomeria,Tubo PVC\n", "missing column(s) name"),
     (b"name\nTubo PVC\n", "missing column(s) category"),
-    (b"category,name\nPlomeria,\n", "row 2: empty product name"),
+    (b"category,name\nPlomeria,\n", "row 2, column 'name': empty product name"),
     (b"category,name\nPlomer\xeda,Tubo\n", "not UTF-8 text"),
     (b"", "the file is empty"),
 ], ids=["no-name", "no-category", "empty-name", "latin-1", "empty"])
@@ -89,7 +114,7 @@ def test_a_bad_uploaded_catalog_is_400_naming_the_problem(
 
 
 def test_a_multipart_body_without_a_file_field_is_422(api_client: TestClient) -> None:
-    response = api_client.post(URL, data={"data": "/data/catalog.csv"},
+    response = api_client.post(URL, data={"data": "catalog.csv"},
                                files={"other": ("x.csv", CATALOG_CSV, "text/csv")},
                                headers=ADMIN)
 
@@ -98,30 +123,36 @@ def test_a_multipart_body_without_a_file_field_is_422(api_client: TestClient) ->
 
 
 @pytest.mark.parametrize(("body", "problem"), [
-    ({"data": SQL_URL}, "a SQL source needs a 'table'"),
-    ({"data": "/data/catalog.csv", "table": "products"}, "need a SQLAlchemy URL"),
-    ({"data": "/data/catalog.csv", "query": "SELECT 1"}, "need a SQLAlchemy URL"),
-    ({"data": SQL_URL, "table": "products", "query": "SELECT 1"}, "not both"),
-], ids=["sql-without-table", "table-with-csv", "query-with-csv", "table-and-query"])
-def test_inconsistent_sources_are_422(
+    ({"source": "erp"}, "needs a 'table'"),
+    ({"data": "catalog.csv", "table": "products"}, "go with a 'source'"),
+    ({"data": "catalog.csv", "query": "SELECT 1"}, "go with a 'source'"),
+    ({"source": "erp", "table": "products", "query": "SELECT 1"}, "not both"),
+    ({"source": "erp", "data": "catalog.csv", "table": "products"}, "not both"),
+    ({}, "give 'data'"),
+], ids=["sql-without-table", "table-with-csv", "query-with-csv", "table-and-query",
+        "file-and-source", "nothing"])
+@pytest.mark.usefixtures("erp_source")
+def test_inconsistent_sources_are_400(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
     body: dict[str, str], problem: str,
 ) -> None:
     response = api_client.post(URL, json=body, headers=ADMIN)
 
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert problem in response.json()["detail"]
     assert stored_jobs(job_store) == []
     assert fake_queue.sent == []
 
 
 @pytest.mark.parametrize("body", [
-    {},
     {"data": ""},
     {"data": 5},
-    {"data": "/data/catalog.csv", "unknown": 1},
-    {"data": SQL_URL, "table": "products; DROP TABLE products"},
-], ids=["missing-data", "empty-data", "data-not-a-string", "extra-field", "table-injection"])
+    {"data": "catalog.csv", "unknown": 1},
+    {"source": "erp", "table": "products; DROP TABLE products"},
+    {"source": "erp; DROP TABLE products", "table": "products"},
+    {"data": "x" * 1001},
+], ids=["empty-data", "data-not-a-string", "extra-field", "table-injection",
+        "source-injection", "data-too-long"])
 def test_invalid_training_requests_are_422_not_500(
     api_client: TestClient, job_store: JobStore, body: dict[str, object]
 ) -> None:
@@ -139,7 +170,7 @@ def test_malformed_json_is_422_not_500(api_client: TestClient) -> None:
 
 
 def test_another_content_type_is_415(api_client: TestClient, job_store: JobStore) -> None:
-    response = api_client.post(URL, content=b"data=/data/catalog.csv", headers={
+    response = api_client.post(URL, content=b"data=catalog.csv", headers={
         **ADMIN, "Content-Type": "text/plain"})
 
     assert response.status_code == 415
@@ -147,7 +178,7 @@ def test_another_content_type_is_415(api_client: TestClient, job_store: JobStore
 
 
 @pytest.mark.parametrize("request_kwargs", [
-    {"json": {"data": "/data/catalog.csv"}},
+    {"json": {"data": "catalog.csv"}},
     {"files": {"file": ("catalog.csv", CATALOG_CSV, "text/csv")}},
 ], ids=["json", "upload"])
 def test_broker_down_is_503_and_the_job_is_failed_not_left_queued(
@@ -172,8 +203,7 @@ def test_legacy_get_training_queues_a_job_from_the_configured_source(
     response = api_client.get("/training", headers=ADMIN)
 
     job_id = _check_queued(response, job_store, fake_queue)
-    assert job_store.get(job_id).params == {"data": str(SAMPLE_CATALOG), "table": None,
-                                            "query": None}
+    assert job_store.get(job_id).params == {**NO_SOURCE, "data": str(SAMPLE_CATALOG)}
 
 
 # -- job status and cancellation -----------------------------------------------------------------
@@ -186,9 +216,9 @@ def test_an_unknown_job_is_404(api_client: TestClient) -> None:
 
 
 def test_a_job_reports_every_public_field(api_client: TestClient) -> None:
-    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+    job_id = api_client.post(URL, json={"data": "x.csv"}, headers=ADMIN).json()["job_id"]
 
-    body = api_client.get(f"/v1/jobs/{job_id}").json()
+    body = api_client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
 
     assert set(body) == {"job_id", "kind", "state", "progress", "model_version", "created_at",
                          "started_at", "finished_at", "result", "error", "links"}
@@ -201,11 +231,11 @@ def test_a_job_reports_every_public_field(api_client: TestClient) -> None:
 
 def test_reports_a_finished_jobs_result_and_version(api_client: TestClient,
                                                     job_store: JobStore) -> None:
-    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+    job_id = api_client.post(URL, json={"data": "x.csv"}, headers=ADMIN).json()["job_id"]
     job_store.start(job_id, stage="training")
     job_store.succeed(job_id, {"promoted": True}, model_version=4)
 
-    body = api_client.get(f"/v1/jobs/{job_id}").json()
+    body = api_client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
 
     assert body["state"] == "succeeded"
     assert body["result"] == {"promoted": True}
@@ -217,7 +247,7 @@ def test_reports_a_finished_jobs_result_and_version(api_client: TestClient,
 def test_cancelling_a_training_job_revokes_its_task(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue
 ) -> None:
-    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+    job_id = api_client.post(URL, json={"data": "x.csv"}, headers=ADMIN).json()["job_id"]
 
     response = api_client.delete(f"/v1/jobs/{job_id}", headers=ADMIN)
 
@@ -244,7 +274,7 @@ def test_cancelling_a_batch_job_needs_no_revoke(
 @pytest.mark.parametrize("end", ["succeeded", "failed", "cancelled"])
 def test_cancelling_an_ended_job_is_409(api_client: TestClient, job_store: JobStore,
                                         end: str) -> None:
-    job_id = api_client.post(URL, json={"data": "/x.csv"}, headers=ADMIN).json()["job_id"]
+    job_id = api_client.post(URL, json={"data": "x.csv"}, headers=ADMIN).json()["job_id"]
     {"succeeded": lambda: job_store.succeed(job_id, {}),
      "failed": lambda: job_store.fail(job_id, "boom"),
      "cancelled": lambda: job_store.cancel(job_id)}[end]()
@@ -260,3 +290,33 @@ def test_cancelling_an_unknown_job_is_404(api_client: TestClient) -> None:
     response = api_client.delete("/v1/jobs/0123456789abcdef0123456789abcdef", headers=ADMIN)
 
     assert response.status_code == 404
+
+
+def test_a_training_job_is_readable_with_the_admin_key_only(
+    api_client: TestClient, job_store: JobStore
+) -> None:
+    job_id = api_client.post(URL, json={"data": "x.csv"}, headers=ADMIN).json()["job_id"]
+    job_store.fail(job_id, "catalog.csv, row 2, column 'name': empty product name")
+
+    assert api_client.get(f"/v1/jobs/{job_id}").status_code == 401
+    wrong = api_client.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": "guess"})
+    assert wrong.status_code == 403
+    assert "empty product name" not in wrong.text
+    assert api_client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()["state"] == "failed"
+
+
+def test_a_batch_job_stays_readable_by_id_without_a_key(api_client: TestClient) -> None:
+    job_id = api_client.post("/v1/batch-jobs",
+                             json={"items": [{"name": "foco"}]}).json()["job_id"]
+
+    response = api_client.get(f"/v1/jobs/{job_id}")
+
+    assert response.status_code == 200
+    assert response.json()["kind"] == "batch"
+
+
+def test_an_over_long_job_id_is_422_naming_the_limit(api_client: TestClient) -> None:
+    response = api_client.get("/v1/jobs/" + "a" * 65)
+
+    assert response.status_code == 422
+    assert "64" in response.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from core.jobs import InputRow, JobStore
+from tests.fixtures.app import ADMIN
 
 
 def _batch(store: JobStore, n_rows: int) -> str:
@@ -30,7 +31,7 @@ def test_lists_every_job_newest_first_with_its_progress(
 ) -> None:
     ids = _jobs(job_store)
 
-    body = api_client.get("/v1/jobs").json()
+    body = api_client.get("/v1/jobs", headers=ADMIN).json()
 
     assert body["total"] == 4
     assert (body["offset"], body["limit"]) == (0, 50)
@@ -48,9 +49,9 @@ def test_filters_by_kind_and_state(api_client: TestClient, job_store: JobStore) 
     ids = _jobs(job_store)
 
     batches = api_client.get("/v1/jobs", params={"kind": "batch"}).json()
-    failed = api_client.get("/v1/jobs", params={"state": "failed"}).json()
-    queued_training = api_client.get("/v1/jobs",
-                                     params={"kind": "training", "state": "queued"}).json()
+    failed = api_client.get("/v1/jobs", params={"state": "failed"}, headers=ADMIN).json()
+    queued_training = api_client.get("/v1/jobs", params={"kind": "training", "state": "queued"},
+                                     headers=ADMIN).json()
 
     assert [i["job_id"] for i in batches["items"]] == [ids["batch_queued"], ids["batch_running"]]
     assert batches["total"] == 2
@@ -61,8 +62,8 @@ def test_filters_by_kind_and_state(api_client: TestClient, job_store: JobStore) 
 def test_pages_through_the_jobs(api_client: TestClient, job_store: JobStore) -> None:
     ids = _jobs(job_store)
 
-    first = api_client.get("/v1/jobs", params={"limit": 3}).json()
-    rest = api_client.get("/v1/jobs", params={"limit": 3, "offset": 3}).json()
+    first = api_client.get("/v1/jobs", params={"limit": 3}, headers=ADMIN).json()
+    rest = api_client.get("/v1/jobs", params={"limit": 3, "offset": 3}, headers=ADMIN).json()
 
     assert (first["total"], rest["total"]) == (4, 4)
     assert len(first["items"]) == 3
@@ -76,6 +77,21 @@ def test_an_empty_store_lists_nothing(api_client: TestClient) -> None:
 
 def test_bad_filters_and_paging_are_422(api_client: TestClient) -> None:
     for params in ({"kind": "inference"}, {"state": "done"}, {"limit": 0}, {"limit": 201},
-                   {"offset": -1}):
+                   {"offset": -1}, {"offset": 2**63 - 1}):
         response = api_client.get("/v1/jobs", params=params)
         assert response.status_code == 422, params
+
+
+def test_without_the_key_training_jobs_are_not_listed(
+    api_client: TestClient, job_store: JobStore
+) -> None:
+    ids = _jobs(job_store)
+
+    listed = api_client.get("/v1/jobs").json()
+    training = api_client.get("/v1/jobs", params={"kind": "training"})
+    wrong_key = api_client.get("/v1/jobs", headers={"X-API-Key": "guess"})
+
+    assert [i["job_id"] for i in listed["items"]] == [ids["batch_queued"], ids["batch_running"]]
+    assert "the catalog has one category" not in str(listed)
+    assert training.status_code == 401
+    assert wrong_key.status_code == 403

@@ -35,7 +35,7 @@ MISTAKES: list[tuple[str, str, dict[str, Any], int]] = [
                                    "headers": {**NO_BOUNDARY, **ADMIN}}, 400),
     ("POST", "/v1/training-jobs", {"files": {"file": ("c.png", PNG)}, "headers": ADMIN}, 400),
     ("POST", "/v1/training-jobs", {"content": b"null", "headers": {**JSON, **ADMIN}}, 422),
-    ("GET", f"/v1/jobs/{'f' * 300}", {}, 404),
+    ("GET", f"/v1/jobs/{'f' * 300}", {}, 422),
     ("GET", "/v1/jobs/../../etc/passwd", {}, 404),
     ("GET", f"/v1/batch-jobs/{JOB}/results?offset=1e3", {}, 422),
     ("PUT", f"/v1/jobs/{JOB}", {}, 405),

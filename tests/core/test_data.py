@@ -88,7 +88,7 @@ BAD_CSV = [
     pytest.param(csv_bytes("category,name\nPinturas,Esmalte\nPinturas\n"), 3,
                  "empty product name", id="short-row"),
     pytest.param(csv_bytes("category,name\nPinturas,Esmalte\n  ,Thinner\n"), 3,
-                 "empty category for 'Thinner'", id="empty-category"),
+                 "empty category", id="empty-category"),
     pytest.param(csv_bytes("category,name\nPinturas,Esmalte\n\n") + b"Pinturas,Pl\xe1stico\n", 4,
                  "not UTF-8 text (byte 0xe1)", id="latin-1-bytes"),
     pytest.param(b"", None, "the file is empty", id="empty-file"),
@@ -111,7 +111,8 @@ def test_csv_refused_naming_source_row_and_problem(
     assert error.row == row
     assert problem in error.problem
     where = SOURCE if row is None else f"{SOURCE}, row {row}"
-    assert str(error).startswith(f"{where}: ")
+    column = "" if error.column is None else f", column {error.column!r}"
+    assert str(error) == f"{where}{column}: {error.problem}"
 
 
 def test_catalog_error_is_a_value_error() -> None:
@@ -205,7 +206,7 @@ def test_check_trainable_accepts_enough_distinct_names() -> None:
 def test_check_trainable_refuses_small_category(paint_names: list[str], count: int) -> None:
     catalog = catalog_of(TOOLS + rows_for("Pinturas", paint_names))
     with pytest.raises(CatalogError) as caught:
-        check_trainable(catalog, min_per_category=5)
+        check_trainable(catalog, min_per_category=5, name_categories=True)
     message = str(caught.value)
     assert f"'Pinturas' has {count}" in message
     assert "need at least 5 per category" in message
@@ -219,7 +220,16 @@ def test_check_trainable_counts_names_as_the_split_groups_them() -> None:
     spellings = ["Foco LED", "foco led", "FOCO LED", "foco  led", "Foco Led"]
     catalog = catalog_of(TOOLS + rows_for("Electricos", spellings))
     with pytest.raises(CatalogError, match="'Electricos' has 1"):
+        check_trainable(catalog, min_per_category=5, name_categories=True)
+
+
+def test_check_trainable_names_no_category_of_a_server_side_source() -> None:
+    catalog = catalog_of(TOOLS + rows_for("Pinturas", ["Esmalte", "Thinner"]))
+    with pytest.raises(CatalogError) as caught:
         check_trainable(catalog, min_per_category=5)
+    message = str(caught.value)
+    assert "1 of 2 categories are short; the smallest has 2" in message
+    assert "Pinturas" not in message
 
 
 def test_check_trainable_refuses_a_single_category() -> None:

@@ -101,7 +101,7 @@ def test_train_refuses_categories_smaller_than_the_folds() -> None:
     rows = [("Herramientas", f"Taladro {n}") for n in range(8)]
     rows += [("Pinturas", name) for name in ["Esmalte", "Thinner", "Sellador", "Barniz"]]
     catalog = Catalog(names=[n for _, n in rows], categories=[c for c, _ in rows], source="t")
-    with pytest.raises(CatalogError, match="'Pinturas' has 4"):
+    with pytest.raises(CatalogError, match="1 of 2 categories are short; the smallest has 4"):
         train(catalog=catalog, params=TrainParams(min_per_category=2, cv_folds=5))
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from core.data import SAMPLE_CATALOG
 from core.jobs import jobs_table
 from tests.fixtures.faults import FaultStack, batch_names, ready
 from tests.fixtures.services import ADMIN_KEY, ServiceProcess, wait_until
@@ -67,7 +68,7 @@ def test_requests_get_503_while_the_database_is_away_and_succeed_when_it_returns
         ("POST", "/v1/batch-jobs", {"json": {"items": [{"name": "taladro"}]},
                                     "headers": {"Idempotency-Key": "during-outage"}}),
         ("POST", "/v1/batch-jobs", {"files": {"file": ("a.csv", b"name\ntaladro\n")}}),
-        ("POST", "/v1/training-jobs", {"json": {"data": "/nonexistent.csv"},
+        ("POST", "/v1/training-jobs", {"json": {"data": str(SAMPLE_CATALOG)},
                                        "headers": admin}),
         ("DELETE", f"/v1/jobs/{job_id}", {"headers": admin}),
     ]

@@ -132,8 +132,10 @@ def test_admin_keys_are_checked_and_never_logged(
             assert client.request(method, path, headers={"X-API-Key": ""}).status_code \
                 == 401, path
         assert client.post(promote, headers={"X-API-Key": ADMIN_KEY}).status_code == 200
-        assert client.post("/v1/training-jobs", json={"data": "/nonexistent.csv"},
-                           headers={"X-API-Key": ADMIN_KEY}).status_code == 202
+        refused = client.post("/v1/training-jobs", json={"data": "/nonexistent.csv"},
+                              headers={"X-API-Key": ADMIN_KEY})
+        assert refused.status_code == 400  # past the key check: the source is refused
+        assert "training data folders" in refused.json()["detail"]
 
     logs = sorted(fault_stack.tmp.glob("*.log"))
     assert {"api.log", "poisoned.log"} <= {path.name for path in logs}

@@ -35,6 +35,14 @@ def _training_job(store: JobStore, **params: Any) -> str:
 
 
 @pytest.fixture
+def small_csv(tmp_path: Path) -> str:
+    """A readable catalog in DATA_DIR/catalogs, for tests whose training is replaced."""
+    (tmp_path / "catalogs").mkdir(exist_ok=True)
+    (tmp_path / "catalogs" / "small.csv").write_text("category,name\nA,a\nB,b\n")
+    return "small.csv"
+
+
+@pytest.fixture
 def catalog_csv(tmp_path: Path) -> Path:
     """Ten distinct names per category from the sample catalog: the least the trainer takes."""
     catalog = load_catalog(SAMPLE_CATALOG)
@@ -43,7 +51,8 @@ def catalog_csv(tmp_path: Path) -> Path:
         names = picked.setdefault(category, [])
         if len(names) < 10 and name not in names:
             names.append(name)
-    path = tmp_path / "catalog.csv"
+    (tmp_path / "catalogs").mkdir()  # DATA_DIR/catalogs: a training data folder by default
+    path = tmp_path / "catalogs" / "catalog.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["category", "name"])
@@ -102,7 +111,8 @@ def test_a_bad_catalog_fails_the_job_with_the_reason_and_no_retry(
     tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry, tmp_path: Path,
     content: str, problem: str,
 ) -> None:
-    path = tmp_path / "bad.csv"
+    (tmp_path / "catalogs").mkdir()  # DATA_DIR/catalogs: a training data folder by default
+    path = tmp_path / "catalogs" / "bad.csv"
     path.write_text(content, encoding="utf-8")
     job_id = _training_job(job_store, data=str(path), table=None, query=None)
 
@@ -122,15 +132,16 @@ def test_a_missing_catalog_file_fails_the_job(tasks: TaskHarness, job_store: Job
     tasks.task("training.run").run(job_id)
 
     assert job_store.get(job_id).state == "failed"
-    assert "file not found" in (job_store.get(job_id).error or "")
+    assert "not a file in the training data folders" in (job_store.get(job_id).error or "")
 
 
 def test_a_cancelled_training_job_is_not_run(
-    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+    small_csv: str,
 ) -> None:
     monkeypatch.setattr(worker.tasks, "train_and_register",
                         lambda **_: pytest.fail("a cancelled job was trained"))
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, data=small_csv, table=None, query=None)
     job_store.cancel(job_id)
 
     tasks.task("training.run").run(job_id)
@@ -141,9 +152,10 @@ def test_a_cancelled_training_job_is_not_run(
 
 
 def test_a_job_cancelled_while_training_stops_at_the_next_stage(
-    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+    small_csv: str,
 ) -> None:
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, data=small_csv, table=None, query=None)
     stages: list[str] = []
 
     def train_until_cancelled(*, on_stage: Callable[[str], None], **_: Any) -> Any:
@@ -163,7 +175,8 @@ def test_a_job_cancelled_while_training_stops_at_the_next_stage(
 
 
 def test_an_unexpected_error_is_retried_then_recorded(
-    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+    small_csv: str,
 ) -> None:
     def broken(**_: Any) -> Any:
         raise OSError("disk full")
@@ -177,7 +190,7 @@ def test_an_unexpected_error_is_retried_then_recorded(
         return Retry("retrying")
 
     monkeypatch.setattr(task, "retry", retry)
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, data=small_csv, table=None, query=None)
 
     with pytest.raises(Retry):
         task.run(job_id)
@@ -202,7 +215,7 @@ def test_a_job_whose_workers_keep_dying_is_given_up(
 ) -> None:
     monkeypatch.setattr(worker.tasks, "train_and_register",
                         lambda **_: pytest.fail("trained once more"))
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, data=str(SAMPLE_CATALOG), table=None, query=None)
     for _ in range(app_settings.task_max_retries + 1):  # each start was a worker lost mid-task
         job_store.start(job_id)
 
@@ -241,7 +254,7 @@ def test_a_training_message_the_sweeper_replaced_is_dropped(
 ) -> None:
     monkeypatch.setattr(worker.tasks, "train_and_register",
                         lambda **_: pytest.fail("trained from a superseded message"))
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, data=str(SAMPLE_CATALOG), table=None, query=None)
     job_store.set_task_id(job_id, "sent-again-by-the-sweeper")
 
     _run_as(tasks, "training.run", "the-lost-message", job_id)

@@ -19,6 +19,7 @@ from api.routes import batch, health, inference, jobs, models, monitoring
 from api.routes.batch import BATCH_TASK
 from api.routes.jobs import TRAINING_TASK
 from api.schemas import problems
+from api.ui import install as install_console
 from api.uploads import BodySizeLimit
 from core import metrics
 from core.config import Settings, get_settings
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app = FastAPI(
         title="Hardware-store product categorizer",
         summary="Learns a store's category filing from its catalog and applies it to names.",
+        description="A web console for imports, review and models is at [/ui/](/ui/).",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -150,6 +152,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     common = problems(400, 413, 422, 503)
     for module in (health, inference, jobs, batch, models, monitoring):
         app.include_router(module.router, responses=common)
+    install_console(app)
     return app
 
 

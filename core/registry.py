@@ -89,6 +89,16 @@ class ModelVersionInfo:
 
 
 @dataclass(frozen=True)
+class VersionDetails:
+    version: int
+    run_id: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+    figures: list[str]  # artifact paths of the PNGs under evaluation/
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     name: str
     version: int
@@ -419,6 +429,47 @@ class Registry:
             with open(path, encoding="utf-8", newline="") as handle:
                 rows = list(csv.DictReader(handle))
         return [r["name"] for r in rows], [r["category"] for r in rows]
+
+
+    def version_details(self, version: int) -> VersionDetails:
+        """A version's tags, its run's params and metrics, and the figures logged with it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(self.model_name, str(version))
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
+            raise RegistryError(f"model {self.model_name!r} has no version {version}") from None
+        params: dict[str, str] = {}
+        metrics: dict[str, float] = {}
+        figures: list[str] = []
+        if mv.run_id:
+            try:
+                data = self.client.get_run(mv.run_id).data
+                params, metrics = dict(data.params), dict(data.metrics)
+                figures = sorted(a.path for a in self.client.list_artifacts(mv.run_id,
+                                                                            "evaluation")
+                                 if a.path.endswith(".png"))
+            except MlflowException as exc:
+                raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
+        return VersionDetails(version=version, run_id=mv.run_id or "", tags=dict(mv.tags),
+                              params=params, metrics=metrics, figures=figures)
+
+    def artifact_bytes(self, run_id: str, path: str) -> bytes:
+        """The content of one artifact logged with a run."""
+        from mlflow.exceptions import MlflowException
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                local = self.client.download_artifacts(run_id, path, tmp)
+            except MlflowException as exc:
+                if _not_found(exc):
+                    raise RegistryError(f"run {run_id} has no artifact {path!r}") from None
+                raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
+            except OSError:
+                raise RegistryError(f"run {run_id} has no artifact {path!r}") from None
+            return Path(local).read_bytes()
 
 
 def _metric_key(category: str) -> str:

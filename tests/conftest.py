@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.app",  # the API app with faked registry and queue
     "tests.fixtures.services",  # real Redis, PostgreSQL, worker and API processes
     "tests.fixtures.faults",  # the same processes with faults injected
+    "tests.fixtures.browser",  # Debian's chromium driven by Playwright
 ]

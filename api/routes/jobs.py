@@ -66,6 +66,17 @@ def enqueue_job(state: StateDep, job: Job, task_name: str) -> None:
     state.store.set_task_id(job.id, task_id)
 
 
+async def record_uploaded_training(request: Request, state: StateDep) -> Job:
+    """Record a training job from the multipart upload's catalog (also the console's form)."""
+    filename, content = await read_upload(request, state.settings.max_upload_bytes)
+    # The whole file is checked now: a catalog that cannot train is a 400 that says why.
+    await run_in_threadpool(_check_upload, content, filename)
+    job, _ = state.store.create_job(
+        kind="training", params={"upload": True, "filename": filename})
+    state.store.put_upload(job.id, content)
+    return job
+
+
 @router.post("/v1/training-jobs", status_code=status.HTTP_202_ACCEPTED,
              response_model=JobAccepted, dependencies=[AdminDep],
              responses=problems(401, 403, 415),
@@ -81,12 +92,7 @@ async def create_training_job(request: Request, response: Response,
     configured SQL source's table."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        filename, content = await read_upload(request, state.settings.max_upload_bytes)
-        # The whole file is checked now: a catalog that cannot train is a 400 that says why.
-        await run_in_threadpool(_check_upload, content, filename)
-        job, _ = state.store.create_job(
-            kind="training", params={"upload": True, "filename": filename})
-        state.store.put_upload(job.id, content)
+        job = await record_uploaded_training(request, state)
     elif is_json(content_type):
         body = await json_body(request, TrainingJobCreate)
         checked = await run_in_threadpool(lambda: check_source(

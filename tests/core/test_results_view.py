@@ -1,0 +1,61 @@
+"""A page of results, filtered and sorted in one pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from core.jobs import ResultRow
+from core.results_view import ResultQuery, view_results
+
+
+@dataclass(frozen=True)
+class DecidedRow(ResultRow):
+    decision: str | None = None
+
+
+ROWS = [
+    DecidedRow(row=0, id="a", name="taladro", category="Herramientas", confidence=0.9,
+               error=None, decision="auto"),
+    DecidedRow(row=1, id="b", name="tubo", category="Plomería", confidence=0.4, error=None,
+               decision="review"),
+    DecidedRow(row=2, id="c", name="", category=None, confidence=None, error="empty name"),
+    DecidedRow(row=3, id="d", name="llave", category="Herramientas", confidence=0.4,
+               error=None, decision="review"),
+    DecidedRow(row=4, id="e", name="foco", category="Electricos", confidence=0.7, error=None,
+               decision="auto"),
+]
+
+
+def _ids(query: ResultQuery) -> list[str | None]:
+    return [r.id for r in view_results(iter(ROWS), query).rows]
+
+
+def test_counts_categories_and_decisions_over_every_row() -> None:
+    view = view_results(iter(ROWS), ResultQuery(category="Plomería"))
+
+    assert view.total == 1
+    assert view.categories == {"Herramientas": 2, "Plomería": 1, "Electricos": 1}
+    assert view.decisions == {"auto": 2, "review": 2}
+
+
+@pytest.mark.parametrize(("query", "ids"), [
+    (ResultQuery(), ["a", "b", "c", "d", "e"]),
+    (ResultQuery(decision="review"), ["b", "d"]),
+    (ResultQuery(min_confidence=0.5), ["a", "e"]),
+    (ResultQuery(max_confidence=0.4), ["b", "d"]),
+    (ResultQuery(sort="confidence"), ["b", "d", "e", "a", "c"]),  # ties in input order
+    (ResultQuery(sort="-confidence"), ["a", "e", "b", "d", "c"]),  # errors last
+    (ResultQuery(sort="confidence", offset=1, limit=2), ["d", "e"]),
+    (ResultQuery(offset=3, limit=5), ["d", "e"]),
+])
+def test_filters_sort_and_page(query: ResultQuery, ids: list[str]) -> None:
+    assert _ids(query) == ids
+
+
+def test_the_total_counts_every_match_beyond_the_page() -> None:
+    view = view_results(iter(ROWS), ResultQuery(sort="-confidence", limit=1))
+
+    assert view.total == 5
+    assert [r.id for r in view.rows] == ["a"]

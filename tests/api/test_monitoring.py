@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -34,17 +35,23 @@ def test_requests_are_counted_by_route_template_and_status(api_client: TestClien
     assert not any("0123456789abcdef" in str(labels) for _, labels, _ in samples)
 
 
+def _sync_counts(client: TestClient) -> Counter[str]:
+    """Synchronous predictions of version 1 per category, summed over the decision label."""
+    counts: Counter[str] = Counter()
+    for name, labels, value in _samples(client):
+        if (name == "categorizer_predictions_total" and labels["source"] == "sync"
+                and labels["model_version"] == "1"):
+            counts[labels["category"]] += value
+    return counts
+
+
 def test_sync_predictions_are_counted_with_the_served_version(api_client: TestClient) -> None:
     names = ["Tubo PVC 1/2 hidráulico", "Taladro percutor 650 W"]
-    before = {(s[1]["category"]): s[2] for s in _samples(api_client)
-              if s[0] == "categorizer_predictions_total" and s[1]["source"] == "sync"
-              and s[1]["model_version"] == "1"}
+    before = _sync_counts(api_client)
 
     answer = api_client.post("/v1/categorizer/inference", json={"product_list": names}).json()
 
-    after = {(s[1]["category"]): s[2] for s in _samples(api_client)
-             if s[0] == "categorizer_predictions_total" and s[1]["source"] == "sync"
-             and s[1]["model_version"] == "1"}
+    after = _sync_counts(api_client)
     for category in answer["categories"]:
         assert after[category] > before.get(category, 0)
     served = [s for s in _samples(api_client) if s[0] == "categorizer_model_version_served"]

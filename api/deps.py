@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -11,7 +11,9 @@ from fastapi.security import APIKeyHeader
 
 from api.queue import TaskQueue
 from core.config import Settings
+from core.drift_monitor import DriftMonitor, LiveRecorder
 from core.jobs import JobStore
+from core.monitoring_store import MonitoringStore
 from core.prediction import Classifier
 from core.registry import Registry
 from core.serving import ChampionHolder
@@ -24,6 +26,16 @@ class AppState:
     registry: Registry
     champion: ChampionHolder
     queue: TaskQueue
+    drift: DriftMonitor | None = None  # made at start-up from the store when not given
+    recorder: LiveRecorder = field(default_factory=LiveRecorder)
+
+
+def drift_monitor(state: AppState) -> DriftMonitor:
+    """The process's drift monitor, made on the job store's engine when the state has none."""
+    if state.drift is None:
+        state.drift = DriftMonitor(store=MonitoringStore(state.store.engine),
+                                   registry=state.registry, settings=state.settings)
+    return state.drift
 
 
 # The dependencies are `async def`: FastAPI runs a plain `def` dependency on the thread pool, a

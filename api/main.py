@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState
+from api.deps import AppState, drift_monitor
 from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
 from api.queue import TaskQueue
@@ -85,10 +85,34 @@ def read_monitoring(state: AppState) -> None:
             trained[version] = state.registry.trained_at(version)
         return version, trained[version]
 
+    def drift() -> tuple[dict[str, float | None], dict[str, int]]:
+        return drift_monitor(state).report(state.registry.champion_version()).gauges()
+
     metrics.store_gauges().update(read_stores(
         settings=state.settings, store=state.store, queues=(INFERENCE_QUEUE, TRAINING_QUEUE),
-        champion=champion,
+        champion=champion, drift=drift,
     ))
+
+
+def flush_drift(state: AppState) -> int:
+    """Store what this process answered since the last flush as live profiles."""
+    holder = state.champion
+
+    def pipeline_of(version: int) -> object | None:
+        served = holder.classifier if holder.loaded else None
+        return served.pipeline if served is not None and served.version == version else None
+
+    return drift_monitor(state).flush(state.recorder, pipeline_of)
+
+
+async def _flush_drift(state: AppState) -> None:
+    """Every DRIFT_FLUSH_SECONDS, off the request path."""
+    while True:
+        await asyncio.sleep(state.settings.drift_flush_seconds)
+        try:
+            await run_in_threadpool(flush_drift, state)
+        except Exception as exc:  # a database outage: these answers are left out
+            logger.warning("drift profile not stored: %s", exc)
 
 
 async def _read_monitoring(state: AppState) -> None:
@@ -117,12 +141,14 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         app.state.categorizer = app_state
         try:
             await run_in_threadpool(app_state.store.create_schema)
+            await run_in_threadpool(drift_monitor(app_state).store.create_schema)
         except Exception as exc:  # not fatal: /ready says so, and requests get 503s
             logger.error("job database unavailable at start-up: %s", exc)
         await run_in_threadpool(app_state.champion.refresh)
         freeze_heap()  # what start-up built lives as long as the process: see there
         loops = [asyncio.create_task(_watch_champion(app_state)),
-                 asyncio.create_task(_sweep_jobs(app_state))]
+                 asyncio.create_task(_sweep_jobs(app_state)),
+                 asyncio.create_task(_flush_drift(app_state))]
         if app_state.settings.metrics_enabled:
             loops.append(asyncio.create_task(_read_monitoring(app_state)))
         try:

@@ -225,3 +225,32 @@ class ReadinessPublic(BaseModel):
     ready: bool
     checks: dict[str, str]
     model_version: int | None
+
+
+class DriftSignalPublic(BaseModel):
+    value: float | None = Field(description="PSI, or the change in a share; null: no data")
+    state: Literal["ok", "warn", "alert", "no_data"]
+    warn: float
+    alert: float
+    reference: float | None = Field(default=None, description="the reference's share")
+    live: float | None = Field(default=None, description="the live window's share")
+
+
+class DriftWindowPublic(BaseModel):
+    hours: float
+    start: dt.datetime | None
+    end: dt.datetime | None
+    profiles: int
+    rows: int
+    sources: dict[str, int] = Field(description="rows by source: sync requests, batch jobs")
+
+
+class DriftPublic(BaseModel):
+    """Each drift signal of a version's live window against its training reference."""
+
+    model_version: int | None
+    state: Literal["ok", "warn", "alert", "no_data"] = Field(description="the worst signal's")
+    window: DriftWindowPublic
+    reference: dict[str, int] | None = Field(
+        description="the held-out rows profiled at training; null for a version without one")
+    signals: dict[str, DriftSignalPublic]

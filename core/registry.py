@@ -110,6 +110,7 @@ class LoadedModel:
 
 
 TEMPERATURE_TAG = "temperature"
+REFERENCE_PROFILE = "monitoring/reference_profile.json"  # core/drift.py, at training
 THRESHOLD_TAG = "auto_file_threshold"  # a number, or "none" when no threshold qualified
 
 
@@ -406,6 +407,37 @@ class Registry:
         return LoadedModel(name=self.model_name, version=version, pipeline=pipeline,
                            temperature=float(tags.get(TEMPERATURE_TAG, 1.0)),
                            auto_file_threshold=_threshold_from_tag(tags.get(THRESHOLD_TAG)))
+
+    def calibration(self, version: int) -> tuple[float, float | None]:
+        """The temperature and auto-file threshold a version is served with (its tags)."""
+        tags = self._check_version(version).tags or {}
+        return (float(tags.get(TEMPERATURE_TAG, 1.0)),
+                _threshold_from_tag(tags.get(THRESHOLD_TAG)))
+
+    def log_reference_profile(self, run_id: str, profile: dict[str, Any]) -> None:
+        """Store a version's drift reference profile (core/drift.py) with its run."""
+        self.client.log_dict(run_id, profile, REFERENCE_PROFILE)
+
+    def reference_profile(self, version: int) -> dict[str, Any] | None:
+        """A version's drift reference profile; None for a version trained without one."""
+        import json
+
+        from mlflow.exceptions import MlflowException
+
+        run_id = self._check_version(version).run_id
+        if not run_id:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, REFERENCE_PROFILE, tmp)
+            except (MlflowException, OSError) as exc:
+                if isinstance(exc, MlflowException) and not _not_found(exc) and \
+                        "No such file" not in str(exc):
+                    raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
+                return None
+            with open(path, encoding="utf-8") as handle:
+                loaded: dict[str, Any] = json.load(handle)
+        return loaded
 
     def trained_at(self, version: int) -> float:
         """When a version was registered, in seconds since the epoch."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -11,8 +12,11 @@ from typing import Any
 from core import metrics
 from core.config import Settings
 from core.data import Catalog, load_catalog
+from core.drift import reference_profile
 from core.registry import PromotionGate, Registry
 from core.training import StageCallback, TrainParams, train
+
+logger = logging.getLogger(__name__)
 
 
 def registry_from_settings(settings: Settings) -> Registry:
@@ -46,6 +50,18 @@ class TrainingOutcome:
         return asdict(self)
 
 
+def _log_reference(registry: Registry, version: int, run_id: str, result: Any) -> None:
+    """Store the drift reference (core/drift.py) with the version: its held-out rows answered
+    as it will be served. Best effort: without one, drift reports `no_data` for the version."""
+    try:
+        temperature, threshold = registry.calibration(version)
+        registry.log_reference_profile(run_id, reference_profile(
+            result.model, result.test_names, temperature=temperature,
+            auto_file_threshold=threshold).as_dict())
+    except Exception as exc:
+        logger.warning("version %s: no drift reference profile stored: %s", version, exc)
+
+
 def train_and_register(
     *,
     registry: Registry,
@@ -70,6 +86,7 @@ def train_and_register(
     result = train(catalog=catalog, params=params, on_stage=stage)
     stage("logging to MLflow")
     run_id, version = registry.log_run(result=result, catalog=catalog, params=params, tags=tags)
+    _log_reference(registry, version, run_id, result)
     stage("comparing with the champion")
     lock = promotion_lock or contextlib.nullcontext
     with lock():

@@ -15,7 +15,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from core import metrics
 from core.batch import categorize_rows
 from core.data import CatalogError, parse_csv_catalog
-from core.jobs import Job, JobNotFound, JobStore, StoreUnavailable
+from core.drift_monitor import answers_profile
+from core.jobs import Job, JobNotFound, JobStore, RowResult, StoreUnavailable
 from core.prediction import Classifier, collector_paused
 from core.registry import RegistryError
 from core.service import train_and_register
@@ -168,10 +169,25 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
 
 def _categorize_chunk(store: JobStore, classifier: Classifier, job_id: str, idx: int) -> None:
     took = metrics.timer()
-    results = categorize_rows(classifier, store.get_chunk(job_id, idx))
+    rows = store.get_chunk(job_id, idx)
+    results = categorize_rows(classifier, rows)
     if store.put_result(job_id, idx, results):  # counted once, however often it ran
         metrics.record_chunk(version=classifier.version, classes=classifier.classes,
                              results=results, seconds=took.seconds)
+        _record_drift(classifier, [row.name for row in rows], results)
+
+
+def _record_drift(classifier: Classifier, names: list[str], results: list[RowResult]) -> None:
+    """Add the chunk's profile to the drift window; best effort, never the chunk's failure."""
+    try:
+        monitor = get_context().drift_monitor()
+        answers = [(name, r.category, r.confidence, r.decision or "review")
+                   for name, r in zip(names, results, strict=True) if r.category is not None]
+        vocabulary = monitor.vocabulary(classifier.version, classifier.pipeline)
+        monitor.add(version=classifier.version, source="batch",
+                    live=answers_profile(answers, vocabulary))  # type: ignore[arg-type]
+    except Exception as exc:
+        logger.warning("drift profile of a chunk not stored: %s", exc)
 
 
 def _finish_if_complete(job_id: str) -> None:

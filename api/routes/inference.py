@@ -39,9 +39,10 @@ async def categorize(request: Request) -> Response:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"product_list[{index}]: {problem}")
     predictions = [classifier.predict(name) for name in body.product_list]
+    state.recorder.add(classifier.version, body.product_list, predictions)  # drift, later
     metrics.record_predictions(
         version=classifier.version, classes=classifier.classes, source="sync",
-        outcomes=[(p.category, p.confidence, getattr(p, "decision", "none"))
+        outcomes=[(p.category, p.confidence, p.decision)
                   for p in predictions])
     answer: InferenceResponse = {
         "categories": [p.category for p in predictions],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from api.deps import get_state
+from api.deps import StateDep, drift_monitor, get_state
+from api.schemas import DriftPublic, problems
 
 router = APIRouter(tags=["monitoring"])
 
@@ -21,3 +24,13 @@ async def prometheus_metrics(request: Request) -> Response:
     if not state.settings.metrics_enabled:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "metrics are off (METRICS_ENABLED=false)")
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/monitoring/drift", response_model=DriftPublic, responses=problems(404))
+def drift(state: StateDep,
+          model_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None) -> Any:
+    """Compare live traffic of a version (default: the champion) with its training profile."""
+    version = model_version if model_version is not None else state.registry.champion_version()
+    if model_version is not None:
+        state.registry.calibration(model_version)  # an unknown version: RegistryError, 404
+    return drift_monitor(state).report(version).as_dict()

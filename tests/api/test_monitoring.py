@@ -6,11 +6,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sklearn.pipeline import Pipeline
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.deps import AppState
-from api.main import read_monitoring
+from api.main import flush_drift, read_monitoring
 from core import metrics
+from core.drift import reference_profile
+from tests.fixtures.app import FakeRegistry
 
 
 def _samples(client: TestClient) -> list[tuple[str, dict[str, str], float]]:
@@ -88,3 +91,67 @@ def test_metrics_can_be_turned_off(app_state: AppState,
         assert client.get("/metrics").status_code == 404
     finally:
         metrics.set_enabled(True)  # the switch is per process: give it back to other tests
+
+
+# -- GET /v1/monitoring/drift ------------------------------------------------------------------
+
+DRIFT = "/v1/monitoring/drift"
+HELD_OUT = ["tubo pvc hidraulico 1/2", "taladro percutor 650w", "foco led 9w luz calida",
+            "pintura vinilica blanca", "llave de paso 1/2", "cable thw calibre 12"]
+
+
+def test_a_version_without_a_reference_has_no_data(api_client: TestClient) -> None:
+    body = api_client.get(DRIFT).json()
+
+    assert body["model_version"] == 1
+    assert body["reference"] is None
+    assert body["state"] == "no_data"
+    assert {s["state"] for s in body["signals"].values()} == {"no_data"}
+
+
+def test_answered_names_fill_the_window_and_are_compared(
+    app_state: AppState, fake_registry: FakeRegistry, app_pipeline: Pipeline,
+    make_client: Callable[[], TestClient],
+) -> None:
+    fake_registry.references[1] = reference_profile(app_pipeline, HELD_OUT * 20).as_dict()
+    app_state.settings.drift_min_rows = 50
+    client = make_client()
+    for _ in range(10):
+        client.post("/v1/categorizer/inference", json={"product_list": HELD_OUT})
+
+    assert flush_drift(app_state) == 60
+    body = client.get(DRIFT).json()
+
+    assert body["window"]["rows"] == 60
+    assert body["window"]["sources"] == {"sync": 60}
+    assert body["reference"] == {"rows": 120}
+    assert body["signals"]["category_psi"]["state"] == "ok"
+    assert body["signals"]["confidence_psi"]["value"] < 0.1
+    assert body["state"] == "ok"
+
+
+def test_unknown_names_move_the_vocabulary_signals(
+    app_state: AppState, fake_registry: FakeRegistry, app_pipeline: Pipeline,
+    make_client: Callable[[], TestClient],
+) -> None:
+    fake_registry.references[1] = reference_profile(app_pipeline, HELD_OUT * 20).as_dict()
+    app_state.settings.drift_min_rows = 50
+    client = make_client()
+    strange = [f"qwz{i} xkv{i} brrm" for i in range(60)]
+    for part in (strange[:30], strange[30:]):
+        assert client.post("/v1/categorizer/inference",
+                           json={"product_list": part}).status_code == 200
+    flush_drift(app_state)
+
+    body = client.get(DRIFT).json()
+
+    assert body["signals"]["oov_words_change"]["state"] == "alert"
+    assert body["signals"]["oov_words_change"]["live"] == 1.0
+    assert body["state"] == "alert"
+    read_monitoring(app_state)
+    text = client.get("/metrics").text
+    assert 'categorizer_drift_state{signal="oov_words_change"} 2.0' in text
+
+
+def test_drift_of_an_unknown_version_is_404(api_client: TestClient) -> None:
+    assert api_client.get(DRIFT, params={"model_version": 9}).status_code == 404

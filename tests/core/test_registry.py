@@ -235,6 +235,13 @@ def test_train_and_register_end_to_end(
     assert set(outcome.as_dict()) >= {"version", "promoted", "reason", "metrics", "p_value"}
     assert registry.champion_version() == 1
     assert registry.client.get_run(outcome.run_id).data.params["dataset_source"] == str(path)
+    # the drift reference: the version's held-out rows, profiled as it is served
+    reference = registry.reference_profile(1)
+    n_test = int(registry.client.get_run(outcome.run_id).data.params["n_test"])
+    assert reference is not None
+    assert reference["rows"] == n_test
+    assert sum(reference["categories"].values()) == n_test
+    assert sum(reference["confidence"]) == n_test
 
 
 def test_train_and_register_needs_a_catalog_or_a_source(

@@ -426,6 +426,7 @@ class PoisonedClassifier:
         self.poison = poison
         self.version = real.version
         self.classes = real.classes
+        self.pipeline = real.pipeline
 
     def predict(self, name: str) -> Any:
         if name == self.poison:
@@ -532,3 +533,21 @@ def test_a_job_database_outage_is_waited_out_past_the_usual_retries(
 def test_version_cache_is_what_the_worker_context_holds(worker_context: WorkerContext) -> None:
     assert isinstance(worker_context.models, VersionCache)
     assert worker_context.models.get(1) is worker_context.models.get(1)
+
+
+def test_every_stored_chunk_adds_its_profile_to_the_drift_window(
+    tasks: TaskHarness, job_store: JobStore, worker_context: Any,
+) -> None:
+    import datetime as dt
+
+    job_id = _batch_job(job_store, errors={5: "empty name"})
+    tasks.task("batch.start").run(job_id)
+    _run_chunks(tasks)
+    _run_chunks(tasks)  # redelivered chunks: stored once, profiled once
+
+    window = worker_context.drift_monitor().store.window(
+        1, since=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+
+    assert window.sources == {"batch": len(NAMES) - 1}  # the row in error is not an answer
+    assert window.profiles == -(-len(NAMES) // CHUNK_SIZE)
+    assert window.profile.oov_words[1] > 0

@@ -6,8 +6,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from sklearn.pipeline import Pipeline
 from prometheus_client.parser import text_string_to_metric_families
+from sklearn.pipeline import Pipeline
 
 from api.deps import AppState
 from api.main import flush_drift, read_monitoring

@@ -17,11 +17,11 @@ from api.metrics import HttpMetrics
 from api.queue import TaskQueue
 from api.routes import batch, health, inference, jobs, models, monitoring
 from api.routes.batch import BATCH_TASK
-from api.routes.jobs import TRAINING_TASK
+from api.routes.jobs import TRAINING_TASK, enqueue_job
 from api.schemas import problems
 from api.ui import install as install_console
 from api.uploads import BodySizeLimit
-from core import metrics
+from core import metrics, retrain
 from core.config import Settings, get_settings
 from core.jobs import Job, JobStore
 from core.monitoring import read_stores
@@ -61,6 +61,20 @@ def sweep_jobs(state: AppState) -> SweepReport:
                  keep_for=dt.timedelta(days=settings.job_ttl_days))
 
 
+def retrain_if_it_pays(state: AppState) -> Job | None:
+    """Queue one training job when drift alerts or enough labels arrived (core.retrain)."""
+    settings = state.settings
+    if not retrain.enabled(settings):
+        return None
+    version = state.registry.champion_version()
+    trained = (dt.datetime.fromtimestamp(state.registry.trained_at(version), dt.UTC)
+               if version is not None else None)
+    return retrain.check_retrain(
+        store=state.store, settings=settings, champion_version=version,
+        champion_trained_at=trained, drift=lambda: drift_monitor(state).report(version),
+        labels_since=None, enqueue=lambda job: enqueue_job(state, job, TRAINING_TASK))
+
+
 async def _sweep_jobs(state: AppState) -> None:
     """Every SWEEP_SECONDS; each API process sweeps, and the store lets one act on each job."""
     while True:
@@ -69,6 +83,10 @@ async def _sweep_jobs(state: AppState) -> None:
             await run_in_threadpool(sweep_jobs, state)
         except Exception as exc:  # a database outage: the next sweep tries again
             logger.warning("job sweep failed: %s", exc)
+        try:
+            await run_in_threadpool(retrain_if_it_pays, state)
+        except Exception as exc:  # a store down: the next sweep checks again
+            logger.warning("retrain check failed: %s", exc)
 
 
 def read_monitoring(state: AppState) -> None:

@@ -70,6 +70,8 @@ class JobPublic(BaseModel):
     finished_at: dt.datetime | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    reason: str | None = Field(
+        default=None, description="why the retrain check queued this training job (if it did)")
     links: dict[str, str] = Field(default_factory=dict)
 
 

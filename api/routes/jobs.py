@@ -45,6 +45,7 @@ def job_public(job: Job) -> JobPublic:
         ),
         model_version=job.model_version, created_at=job.created_at, started_at=job.started_at,
         finished_at=job.finished_at, result=job.result, error=job.error, links=links,
+        reason=job.params.get("reason") if job.kind == "training" else None,
     )
 
 

@@ -72,3 +72,33 @@ def test_a_failed_sweep_does_not_stop_the_next_ones(
     monkeypatch.setattr(api.main, "sweep", flaky_sweep)
     make_client()
     _wait_for(lambda: len(calls) >= 3, "three sweeps")
+
+
+def test_the_sweep_queues_a_retrain_when_drift_alerts_and_the_job_says_why(
+    app_state: AppState, fake_queue: FakeQueue, fake_registry: Any, app_pipeline: Any,
+    make_client: Callable[[], TestClient],
+) -> None:
+    from core.drift import reference_profile
+
+    names = ["tubo pvc hidraulico 1/2", "taladro percutor 650w", "foco led 9w luz calida"]
+    fake_registry.references[1] = reference_profile(app_pipeline, names * 40).as_dict()
+    app_state.settings.retrain_on_drift = True
+    app_state.settings.drift_min_rows = 20
+    client = make_client()
+    assert api.main.retrain_if_it_pays(app_state) is None  # no live rows: no_data, no alert
+    strange = [f"zzq{i} wwk{i}" for i in range(40)]
+    client.post("/v1/categorizer/inference", json={"product_list": strange})
+    api.main.flush_drift(app_state)
+
+    job = api.main.retrain_if_it_pays(app_state)
+
+    assert job is not None
+    assert ("training.run", [job.id]) in fake_queue.sent
+    public = client.get(f"/v1/jobs/{job.id}").json()
+    assert public["reason"].startswith("drift alert on model v1:")
+    assert api.main.retrain_if_it_pays(app_state) is None  # it is queued: not a second one
+
+
+def test_the_retrain_check_is_off_by_default(app_state: AppState, fake_queue: FakeQueue) -> None:
+    assert api.main.retrain_if_it_pays(app_state) is None
+    assert fake_queue.sent == []

@@ -17,6 +17,7 @@ from core.monitoring_store import MonitoringStore
 from core.prediction import Classifier
 from core.registry import Registry
 from core.serving import ChampionHolder
+from core.shadow import ShadowSampler
 
 
 @dataclass
@@ -28,6 +29,7 @@ class AppState:
     queue: TaskQueue
     drift: DriftMonitor | None = None  # made at start-up from the store when not given
     recorder: LiveRecorder = field(default_factory=LiveRecorder)
+    shadow: ShadowSampler = field(default_factory=lambda: ShadowSampler(0.0))  # rate set at start
 
 
 def drift_monitor(state: AppState) -> DriftMonitor:

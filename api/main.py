@@ -143,6 +143,29 @@ async def _read_monitoring(state: AppState) -> None:
         await asyncio.sleep(state.settings.metrics_refresh_seconds)
 
 
+SHADOW_TASK = "shadow.score"
+
+
+def send_shadow(state: AppState) -> int:
+    """Send the names sampled for the shadow challenger to an inference worker."""
+    sent = 0
+    for sample in state.shadow.drain():
+        try:
+            state.queue.enqueue(SHADOW_TASK, *sample.as_args())
+        except Exception as exc:  # the broker is down: this sample is dropped, serving goes on
+            logger.warning("shadow sample of %d names dropped: %s", len(sample.names), exc)
+            continue
+        sent += len(sample.names)
+    return sent
+
+
+async def _send_shadow(state: AppState) -> None:
+    """About once a second, off the request path."""
+    while True:
+        await asyncio.sleep(1.0)
+        await run_in_threadpool(send_shadow, state)
+
+
 async def _watch_champion(state: AppState) -> None:
     """Pick up a newly promoted champion without a restart."""
     while True:
@@ -157,6 +180,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app_state = state or build_state(settings or get_settings())
         app.state.categorizer = app_state
+        app_state.shadow.rate = app_state.settings.shadow_sample_rate
         try:
             await run_in_threadpool(app_state.store.create_schema)
             await run_in_threadpool(drift_monitor(app_state).store.create_schema)
@@ -166,7 +190,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         freeze_heap()  # what start-up built lives as long as the process: see there
         loops = [asyncio.create_task(_watch_champion(app_state)),
                  asyncio.create_task(_sweep_jobs(app_state)),
-                 asyncio.create_task(_flush_drift(app_state))]
+                 asyncio.create_task(_flush_drift(app_state)),
+                 asyncio.create_task(_send_shadow(app_state))]
         if app_state.settings.metrics_enabled:
             loops.append(asyncio.create_task(_read_monitoring(app_state)))
         try:

@@ -179,12 +179,43 @@ class BatchResultsPage(BaseModel):
     items: list[BatchResultItem]
 
 
+class ShadowDisagreementPublic(BaseModel):
+    name: str
+    champion: str
+    challenger: str
+    champion_confidence: float | None
+    challenger_confidence: float | None
+    source: Literal["sync", "batch"]
+
+
+class ShadowLabelledPublic(BaseModel):
+    names: int = Field(description="disagreeing names a reviewer has labelled since")
+    champion_right: int
+    challenger_right: int
+
+
+class ShadowRecordPublic(BaseModel):
+    """What scoring live names in the shadow showed of a challenger."""
+
+    compared: int = Field(description="names scored by both models")
+    agreed: int
+    agreement: float | None
+    champion_versions: list[int]
+    updated_at: dt.datetime
+    disagreements_kept: int
+    disagreements: list[ShadowDisagreementPublic] = Field(description="the newest few")
+    labelled: ShadowLabelledPublic | None = Field(
+        description="which model a reviewer's label agreed with, on disagreeing names")
+
+
 class ModelVersionPublic(BaseModel):
     version: int
     aliases: list[str]
     run_id: str
     created_at: dt.datetime
     metrics: dict[str, float]
+    shadow: ShadowRecordPublic | None = Field(
+        default=None, description="the shadow record of a version scored as challenger")
 
 
 class ModelsPublic(BaseModel):
@@ -197,6 +228,8 @@ class ModelsPublic(BaseModel):
 class PromotionPublic(BaseModel):
     champion: int
     previous: int | None
+    shadow: ShadowRecordPublic | None = Field(
+        default=None, description="the promoted version's shadow record, if it was scored")
 
 
 class Problem(BaseModel):

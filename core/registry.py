@@ -304,6 +304,10 @@ class Registry:
         """The version the champion alias points at, or None; a cheap call for polling."""
         return self._alias_version(CHAMPION)
 
+    def challenger_version(self) -> int | None:
+        """The version the challenger alias points at, or None (core/shadow.py)."""
+        return self._alias_version(CHALLENGER)
+
     def _alias_version(self, alias: str) -> int | None:
         from mlflow.exceptions import MlflowException
 

@@ -34,6 +34,8 @@ class ChampionHolder:
         self._classifier: Classifier | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
+        # The challenger alias, read on every refresh: the shadow scores sampled names with it.
+        self.challenger_version: int | None = None
 
     @property
     def classifier(self) -> Classifier:
@@ -49,6 +51,7 @@ class ChampionHolder:
     def refresh(self) -> bool:
         """Load the champion if it changed; True if a new model is now served."""
         with self._lock:  # one load at a time per process
+            self._read_challenger()
             try:
                 version = self.registry.champion_version()
                 current = self._classifier
@@ -66,6 +69,13 @@ class ChampionHolder:
             freeze_heap()  # the new model lives as long as it serves
             logger.info("now serving %s v%s", loaded.name, loaded.version)
             return True
+
+
+    def _read_challenger(self) -> None:
+        try:
+            self.challenger_version = self.registry.challenger_version()
+        except Exception as exc:  # the shadow pauses; serving does not
+            logger.debug("challenger alias unreadable: %s", exc)
 
 
 class VersionCache:

@@ -15,6 +15,7 @@ INFERENCE_QUEUE = "inference"
 TASK_ROUTES = {
     "training.*": {"queue": TRAINING_QUEUE},
     "batch.*": {"queue": INFERENCE_QUEUE},
+    "shadow.*": {"queue": INFERENCE_QUEUE},
 }
 
 

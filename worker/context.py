@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,6 +22,14 @@ class WorkerContext:
     registry: Registry
     models: VersionCache
     drift: DriftMonitor | None = None
+    _challenger_read: tuple[float, int | None] = (-1e18, None)
+
+    def challenger_version(self) -> int | None:
+        """The challenger alias, read at most every MODEL_REFRESH_SECONDS per process."""
+        now = time.monotonic()
+        if now - self._challenger_read[0] > self.settings.model_refresh_seconds:
+            self._challenger_read = (now, self.registry.challenger_version())
+        return self._challenger_read[1]
 
     def drift_monitor(self) -> DriftMonitor:
         """Drift profiles go to the job store's engine (made on first use)."""

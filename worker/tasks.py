@@ -20,6 +20,7 @@ from core.jobs import Job, JobNotFound, JobStore, RowResult, StoreUnavailable
 from core.prediction import Classifier, collector_paused
 from core.registry import RegistryError
 from core.service import train_and_register
+from core.shadow import ShadowBatch, chunk_batch, score
 from core.sources import TrainingSource, load_source
 from worker.celery_app import INFERENCE_QUEUE
 from worker.context import get_context
@@ -159,7 +160,9 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
             # A chunk is a few objects per row, all freed by the time _categorize_chunk returns:
             # the cyclic collector is held off until then (see core.prediction.collector_paused).
             with collector_paused():
-                _categorize_chunk(store, classifier, job_id, idx)
+                stored = _categorize_chunk(store, classifier, job_id, idx)
+            if stored:
+                _shadow_chunk(self, job, idx)
         _finish_if_complete(job_id)
     except JobNotFound:
         return
@@ -167,14 +170,59 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
         _give_up(self, job_id, exc)
 
 
-def _categorize_chunk(store: JobStore, classifier: Classifier, job_id: str, idx: int) -> None:
+def _categorize_chunk(store: JobStore, classifier: Classifier, job_id: str, idx: int) -> bool:
+    """Categorize and store a chunk; True when this run stored it."""
     took = metrics.timer()
     rows = store.get_chunk(job_id, idx)
     results = categorize_rows(classifier, rows)
-    if store.put_result(job_id, idx, results):  # counted once, however often it ran
-        metrics.record_chunk(version=classifier.version, classes=classifier.classes,
-                             results=results, seconds=took.seconds)
-        _record_drift(classifier, [row.name for row in rows], results)
+    if not store.put_result(job_id, idx, results):  # counted once, however often it ran
+        return False
+    metrics.record_chunk(version=classifier.version, classes=classifier.classes,
+                         results=results, seconds=took.seconds)
+    _record_drift(classifier, [row.name for row in rows], results)
+    return True
+
+
+def _shadow_chunk(task: Task, job: Job, idx: int) -> None:
+    """Have the challenger score the stored chunk too, in a task of its own (core/shadow.py)."""
+    try:
+        challenger = get_context().challenger_version()
+        if challenger is not None and challenger != job.model_version:
+            task.app.send_task("shadow.chunk", args=[job.id, idx, challenger],
+                               queue=INFERENCE_QUEUE)
+    except Exception as exc:  # the shadow is never the batch's failure
+        logger.warning("job %s chunk %d: no shadow scoring: %s", job.id, idx, exc)
+
+
+@shared_task(name="shadow.score")
+def shadow_score(challenger_version: int, champion_version: int, names: list[str],
+                 categories: list[str], confidences: list[float], source: str) -> None:
+    """Score names a serving process sampled with the challenger; add to its record."""
+    _shadow(ShadowBatch(challenger_version, champion_version, names, categories, confidences,
+                        source))
+
+
+@shared_task(name="shadow.chunk")
+def shadow_chunk(job_id: str, idx: int, challenger_version: int) -> None:
+    """Score a stored batch chunk with the challenger; add to its record."""
+    try:
+        batch = chunk_batch(get_context().store, job_id, idx, challenger_version)
+    except JobNotFound:
+        return
+    if batch is not None:
+        _shadow(batch)
+
+
+def _shadow(batch: ShadowBatch) -> None:
+    if not batch.names:
+        return
+    ctx = get_context()
+    try:
+        challenger = ctx.models.get(batch.challenger_version)
+        score(batch, challenger, ctx.drift_monitor().store,
+              keep=ctx.settings.shadow_max_disagreements)
+    except Exception as exc:  # best effort: a lost sample, never a retry storm
+        logger.warning("shadow scoring by v%s failed: %s", batch.challenger_version, exc)
 
 
 def _record_drift(classifier: Classifier, names: list[str], results: list[RowResult]) -> None:

@@ -40,6 +40,9 @@ async def categorize(request: Request) -> Response:
                                 f"product_list[{index}]: {problem}")
     predictions = [classifier.predict(name) for name in body.product_list]
     state.recorder.add(classifier.version, body.product_list, predictions)  # drift, later
+    state.shadow.offer(challenger_version=state.champion.challenger_version,  # sent later
+                       champion_version=classifier.version, names=body.product_list,
+                       predictions=predictions)
     metrics.record_predictions(
         version=classifier.version, classes=classifier.classes, source="sync",
         outcomes=[(p.category, p.confidence, p.decision)

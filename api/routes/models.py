@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import AdminDep, StateDep
+from api.deps import AdminDep, AppState, StateDep, drift_monitor
 from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, Version, problems
 from core.registry import NoChampionError
+from core.shadow import shadow_record
 
 router = APIRouter(tags=["models"])
 
@@ -25,6 +27,7 @@ def list_models(state: StateDep) -> ModelsPublic:
         versions=[ModelVersionPublic(
             version=v.version, aliases=v.aliases, run_id=v.run_id,
             created_at=dt.datetime.fromtimestamp(v.created_at, dt.UTC), metrics=v.metrics,
+            shadow=_shadow(state, v.version),
         ) for v in versions],
     )
 
@@ -35,7 +38,7 @@ def promote(version: Version, state: StateDep) -> PromotionPublic:
     """Make a version the champion."""
     previous = state.registry.promote(version)
     state.champion.refresh()  # this process at once; the others on their next poll
-    return PromotionPublic(champion=version, previous=previous)
+    return PromotionPublic(champion=version, previous=previous, shadow=_shadow(state, version))
 
 
 @router.post("/v1/models/rollback", response_model=PromotionPublic, dependencies=[AdminDep],
@@ -49,3 +52,8 @@ def rollback(state: StateDep) -> PromotionPublic:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     state.champion.refresh()
     return PromotionPublic(champion=restored, previous=current)
+
+
+def _shadow(state: AppState, version: int) -> Any:
+    """A version's shadow record (core/shadow.py), or None if it was never scored."""
+    return shadow_record(drift_monitor(state).store, version)

@@ -221,8 +221,9 @@ def test_a_job_reports_every_public_field(api_client: TestClient) -> None:
     body = api_client.get(f"/v1/jobs/{job_id}", headers=ADMIN).json()
 
     assert set(body) == {"job_id", "kind", "state", "progress", "model_version", "created_at",
-                         "started_at", "finished_at", "result", "error", "links"}
+                         "started_at", "finished_at", "result", "error", "reason", "links"}
     assert (body["job_id"], body["kind"], body["state"]) == (job_id, "training", "queued")
+    assert body["reason"] is None  # queued by a person, not by the retrain check
     assert body["progress"] == {"stage": None, "rows_done": None, "rows_total": None}
     assert body["links"] == {"self": f"/v1/jobs/{job_id}"}
     assert body["created_at"] is not None

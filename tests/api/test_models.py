@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,6 +37,7 @@ def test_lists_versions_with_aliases_metrics_and_what_is_served(
     assert body["versions"][1] == {
         "version": 1, "aliases": ["champion"], "run_id": "run-1",
         "created_at": "2026-01-01T00:00:01Z", "metrics": {"macro_f1": 0.9, "accuracy": 0.92},
+        "shadow": None,  # never scored as a challenger
     }
 
 
@@ -53,7 +55,7 @@ def test_promote_moves_the_champion_and_this_process_serves_it_at_once(
     response = api_client.post("/v1/models/2/promote", headers=ADMIN)
 
     assert response.status_code == 200
-    assert response.json() == {"champion": 2, "previous": 1}
+    assert response.json() == {"champion": 2, "previous": 1, "shadow": None}
     assert two_versions.champion == 2
     assert _serving(api_client) == 2
     inference = api_client.post("/v1/categorizer/inference", json={"product_list": ["foco"]})
@@ -67,7 +69,7 @@ def test_rollback_restores_the_previous_champion(two_versions: FakeRegistry,
     response = api_client.post("/v1/models/rollback", headers=ADMIN)
 
     assert response.status_code == 200
-    assert response.json() == {"champion": 1, "previous": 2}
+    assert response.json() == {"champion": 1, "previous": 2, "shadow": None}
     assert two_versions.champion == 1
     assert _serving(api_client) == 1
 
@@ -105,3 +107,46 @@ def test_rollback_with_no_champion_at_all_is_404_not_503(
     # Nothing to roll back to: retrying in 5 s (what a 503 with Retry-After says) cannot help.
     assert response.status_code == 404
     assert "no champion to roll back" in response.json()["detail"]
+
+
+def test_sampled_requests_go_to_the_shadow_and_the_record_shows_on_models(
+    app_state: Any, fake_registry: FakeRegistry, fake_queue: Any, app_pipeline: Pipeline,
+    make_client: Callable[[], TestClient],
+) -> None:
+    from api.main import send_shadow
+    from core.monitoring_store import MonitoringStore
+    from core.shadow import ShadowBatch, score
+
+    fake_registry.challenger = fake_registry.add_version(app_pipeline)
+    app_state.settings.shadow_sample_rate = 1.0
+    client = make_client()
+    names = ["Tubo PVC 1/2", "Foco LED 9W"]
+    answer = client.post("/v1/categorizer/inference", json={"product_list": names}).json()
+
+    assert send_shadow(app_state) == 2
+    (task, args), = [(t, a) for t, a in fake_queue.sent if t == "shadow.score"]
+    assert args == [2, 1, names, answer["categories"],
+                    [p["confidence"] for p in answer["predictions"]], "sync"]
+    # what the worker does with it (tests/worker/test_tasks.py runs the task itself)
+    score(ShadowBatch(*args), app_state.champion.classifier,
+          MonitoringStore(app_state.store.engine), keep=10)
+
+    versions = {v["version"]: v for v in client.get("/v1/models").json()["versions"]}
+    assert versions[1]["shadow"] is None
+    assert versions[2]["shadow"]["compared"] == 2
+    assert versions[2]["shadow"]["agreement"] == 1.0
+    promoted = client.post("/v1/models/2/promote", headers=ADMIN).json()
+    assert promoted["shadow"]["compared"] == 2
+
+
+def test_without_a_challenger_no_request_is_sampled(
+    app_state: Any, fake_queue: Any, make_client: Callable[[], TestClient],
+) -> None:
+    from api.main import send_shadow
+
+    app_state.settings.shadow_sample_rate = 1.0
+    client = make_client()
+    client.post("/v1/categorizer/inference", json={"product_list": ["Tubo PVC"]})
+
+    assert send_shadow(app_state) == 0
+    assert fake_queue.sent == []

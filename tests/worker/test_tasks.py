@@ -551,3 +551,46 @@ def test_every_stored_chunk_adds_its_profile_to_the_drift_window(
     assert window.sources == {"batch": len(NAMES) - 1}  # the row in error is not an answer
     assert window.profiles == -(-len(NAMES) // CHUNK_SIZE)
     assert window.profile.oov_words[1] > 0
+
+
+def test_with_a_challenger_every_stored_chunk_is_scored_in_the_shadow(
+    tasks: TaskHarness, job_store: JobStore, worker_context: Any, fake_registry: FakeRegistry,
+) -> None:
+    from core.shadow import shadow_record
+
+    fake_registry.challenger = fake_registry.add_version(fake_registry.pipelines[1])
+    job_id = _batch_job(job_store, errors={5: "empty name"})
+    tasks.task("batch.start").run(job_id)
+    _run_chunks(tasks)  # the chunks, which send their shadow tasks
+    shadow = [args for name, args, _ in tasks.sent if name == "shadow.chunk"]
+    assert [args[2] for args in shadow] == [2] * len(shadow)
+    assert len(shadow) == -(-len(NAMES) // CHUNK_SIZE)
+    for args in shadow:
+        tasks.task("shadow.chunk").run(*args)
+
+    record = shadow_record(worker_context.drift_monitor().store, 2)
+
+    assert record is not None
+    assert record["compared"] == len(NAMES) - 1  # the row in error has no answer to compare
+    assert record["agreed"] == record["compared"]  # the same model, so the same answers
+    assert record["champion_versions"] == [1]
+    assert job_store.get(job_id).state == "succeeded"
+
+
+def test_the_shadow_task_records_what_the_api_sampled(worker_context: Any, tasks: TaskHarness,
+                                                      fake_registry: FakeRegistry) -> None:
+    from core.shadow import shadow_record
+
+    fake_registry.challenger = fake_registry.add_version(fake_registry.pipelines[1])
+    real = worker_context.models.get(1)
+    names = ["Tubo PVC 1/2", "Foco LED 9W"]
+    answers = [real.predict(n) for n in names]
+
+    tasks.task("shadow.score").run(2, 1, names, ["Pinturas", answers[1].category],
+                                   [0.5, answers[1].confidence], "sync")
+
+    record = shadow_record(worker_context.drift_monitor().store, 2)
+    assert record is not None
+    assert (record["compared"], record["agreed"]) == (2, 1)
+    assert record["disagreements"][0]["champion"] == "Pinturas"
+    assert record["disagreements"][0]["source"] == "sync"

@@ -1,0 +1,155 @@
+"""The shadow challenger: live names also scored by the `challenger`, never answered with it.
+
+When a challenger alias exists, a share of synchronous requests (SHADOW_SAMPLE_RATE) and every
+batch chunk are scored by it too, off the request path: the API keeps the sampled names with the
+champion's answers in a `ShadowSampler` and sends them, about once a second, to an inference
+worker (task `shadow.score`); a stored chunk is sent as its ids (`shadow.chunk`). The worker
+scores them with the challenger and adds to its record in the job store: names compared, names
+agreed on, and the newest SHADOW_MAX_DISAGREEMENTS names they disagreed on with both answers.
+Where a reviewer later labelled a disagreeing name, the record says which model had it right.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import metrics
+from core.jobs import JobNotFound, JobStore, chunks_table
+from core.monitoring_store import Disagreement, MonitoringStore
+
+LabelsOf = Callable[[Sequence[str]], dict[str, str]]  # names -> the category a person gave
+
+
+@dataclass(frozen=True)
+class ShadowBatch:
+    """Names to score with a challenger, with what the champion answered."""
+
+    challenger_version: int
+    champion_version: int
+    names: list[str]
+    categories: list[str]
+    confidences: list[float]
+    source: str = "sync"
+
+    def as_args(self) -> list[Any]:
+        return [self.challenger_version, self.champion_version, self.names, self.categories,
+                self.confidences, self.source]
+
+
+class ShadowSampler:
+    """Sampled answers of this API process waiting to be sent (bounded: beyond `limit` names a
+    period's sample is simply smaller)."""
+
+    def __init__(self, rate: float, *, limit: int = 2000, seed: int | None = None) -> None:
+        self.rate = rate
+        self.limit = limit
+        self._random = random.Random(seed)
+        self._pending: dict[tuple[int, int], ShadowBatch] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def offer(self, *, challenger_version: int | None, champion_version: int,
+              names: Sequence[str], predictions: Sequence[Any]) -> bool:
+        """Keep a request's names for the shadow with probability `rate`; True if kept."""
+        if (challenger_version is None or challenger_version == champion_version
+                or self._count >= self.limit or self._random.random() >= self.rate):
+            return False
+        with self._lock:
+            key = (challenger_version, champion_version)
+            batch = self._pending.get(key)
+            if batch is None:
+                batch = self._pending[key] = ShadowBatch(challenger_version, champion_version,
+                                                         [], [], [])
+            batch.names.extend(names)
+            batch.categories.extend(p.category for p in predictions)
+            batch.confidences.extend(p.confidence for p in predictions)
+            self._count += len(names)
+        return True
+
+    def drain(self) -> list[ShadowBatch]:
+        with self._lock:
+            pending, self._pending, self._count = self._pending, {}, 0
+        return list(pending.values())
+
+
+def chunk_batch(store: JobStore, job_id: str, idx: int,
+                challenger_version: int) -> ShadowBatch | None:
+    """A stored chunk's answered names with the champion's answers; None if it has none."""
+    job = store.get(job_id)
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            sa.select(chunks_table.c.first_row, chunks_table.c.n_rows)
+            .where(chunks_table.c.job_id == job_id, chunks_table.c.idx == idx)).first()
+    if found is None or job.model_version is None:
+        raise JobNotFound(f"{job_id} has no chunk {idx}")
+    answered = [r for r in store.iter_results(job_id, offset=found.first_row,
+                                              limit=found.n_rows)
+                if r.category is not None and r.confidence is not None]
+    if not answered:
+        return None
+    return ShadowBatch(challenger_version, job.model_version, [r.name for r in answered],
+                       [r.category for r in answered if r.category is not None],
+                       [r.confidence for r in answered if r.confidence is not None], "batch")
+
+
+def score(batch: ShadowBatch, challenger: Any, store: MonitoringStore, *, keep: int) -> int:
+    """Score a batch with the challenger and add to its record; returns the names agreed on."""
+    answers = challenger.predict_batch(batch.names)
+    disagreements = [
+        Disagreement(name=name, champion_category=category, challenger_category=a.category,
+                     champion_confidence=confidence, challenger_confidence=a.confidence,
+                     source=batch.source, champion_version=batch.champion_version)
+        for name, category, confidence, a in zip(batch.names, batch.categories,
+                                                 batch.confidences, answers, strict=True)
+        if a.category != category]
+    compared = len(batch.names)
+    agreed = compared - len(disagreements)
+    store.add_shadow(challenger_version=batch.challenger_version,
+                     champion_version=batch.champion_version, compared=compared,
+                     agreed=agreed, disagreements=disagreements[-keep:], keep=keep)
+    if metrics.enabled():
+        counter = metrics.get_metrics().shadow_predictions
+        counter.labels(outcome="agree").inc(agreed)
+        counter.labels(outcome="disagree").inc(len(disagreements))
+    return agreed
+
+
+def shadow_record(store: MonitoringStore, challenger_version: int, *,
+                  labels_of: LabelsOf | None = None, examples: int = 10) -> dict[str, Any] | None:
+    """What the shadow saw of a challenger, for GET /v1/models and for promotion; None when it
+    was never scored."""
+    tallies = store.shadow_tallies(challenger_version)
+    if tallies is None:
+        return None
+    kept = store.disagreements(challenger_version)
+    labelled: dict[str, Any] | None = None
+    if labels_of is not None and kept:
+        truth = labels_of([d.name for d in kept])
+        judged = [d for d in kept if d.name in truth]
+        labelled = {
+            "names": len(judged),
+            "champion_right": sum(truth[d.name] == d.champion_category for d in judged),
+            "challenger_right": sum(truth[d.name] == d.challenger_category for d in judged),
+        }
+    compared = tallies["compared"]
+    return {
+        "compared": compared,
+        "agreed": tallies["agreed"],
+        "agreement": round(tallies["agreed"] / compared, 6) if compared else None,
+        "champion_versions": tallies["champion_versions"],
+        "updated_at": tallies["updated_at"],
+        "disagreements_kept": len(kept),
+        "disagreements": [
+            {"name": d.name, "champion": d.champion_category,
+             "challenger": d.challenger_category,
+             "champion_confidence": d.champion_confidence,
+             "challenger_confidence": d.challenger_confidence, "source": d.source}
+            for d in kept[:examples]],
+        "labelled": labelled,
+    }

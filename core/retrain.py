@@ -27,6 +27,7 @@ from core.config import Settings
 from core.data import SAMPLE_CATALOG
 from core.drift_monitor import DriftReport
 from core.jobs import ACTIVE_STATES, Job, JobStore, jobs_table
+from core.sources import check_source
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,12 @@ def training_params(store: JobStore, settings: Settings, champion_version: int |
                       if k not in ("trigger", "reason")}
             upload = store.get_upload(job["id"]) if params.get("upload") else None
             return params, upload
-    return {"data": settings.training_data or str(SAMPLE_CATALOG),
-            "table": settings.training_table, "query": None}, None
+    data = settings.training_data or str(SAMPLE_CATALOG)
+    if data in settings.training_sources:  # as GET /training reads TRAINING_DATA
+        checked = check_source(settings, source=data, table=settings.training_table)
+    else:
+        checked = check_source(settings, data=data, table=settings.training_table)
+    return dict(checked.as_params()), None
 
 
 def check_retrain(

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 import api.main
 from api.deps import AppState
 from core.jobs import InputRow, JobStore, jobs_table
-from tests.fixtures.app import FakeQueue
+from tests.fixtures.app import ADMIN, FakeQueue
 
 
 def _silence(store: JobStore, job_id: str) -> None:
@@ -94,7 +94,7 @@ def test_the_sweep_queues_a_retrain_when_drift_alerts_and_the_job_says_why(
 
     assert job is not None
     assert ("training.run", [job.id]) in fake_queue.sent
-    public = client.get(f"/v1/jobs/{job.id}").json()
+    public = client.get(f"/v1/jobs/{job.id}", headers=ADMIN).json()
     assert public["reason"].startswith("drift alert on model v1:")
     assert api.main.retrain_if_it_pays(app_state) is None  # it is queued: not a second one
 

@@ -158,3 +158,15 @@ def test_no_labels_count_is_no_trigger(app_settings: Settings, labels: int | Non
 
     assert retrain.find_trigger(settings=settings, drift=None, labels=labels,
                                 since=None) is None
+
+
+def test_without_a_training_job_behind_the_champion_the_configured_source_is_used(
+    app_settings: Settings, job_store: JobStore,
+) -> None:
+    settings = _settings(app_settings, retrain_on_drift=True)
+
+    job = _check(job_store, settings, drift="alert")
+
+    assert job is not None
+    assert job.params["data"].endswith("sample_catalog.csv")
+    assert job.params["source"] is None

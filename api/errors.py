@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.queue import QueueUnavailable
-from core.batch import BatchInputError
+from core.batch import BatchInputError, RowLimitExceeded
 from core.data import CatalogError
 from core.jobs import JobNotFound, StoreUnavailable
 from core.registry import NoChampionError, RegistryError, RegistryUnavailable
@@ -24,6 +24,7 @@ _STATUS = [
     (CatalogError, 400),
     (SourceRefused, 400),
     (SourceUnavailable, 503),
+    (RowLimitExceeded, 413),
     (BatchInputError, 400),
     (StoreUnavailable, 503),
     (QueueUnavailable, 503),

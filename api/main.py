@@ -16,7 +16,7 @@ from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
 from api.queue import TaskQueue
 from api.routes import batch, health, inference, jobs, models, monitoring
-from api.routes.batch import BATCH_TASK
+from api.routes.batch import BATCH_TASK, CHUNK_TASK
 from api.routes.jobs import TRAINING_TASK, enqueue_job
 from api.schemas import problems
 from api.ui import install as install_console
@@ -24,11 +24,12 @@ from api.uploads import BodySizeLimit
 from core import metrics, retrain
 from core.config import Settings, get_settings
 from core.jobs import Job, JobStore
+from core.leases import WHOLE_JOB, Lease, LeaseStore
 from core.monitoring import read_stores
 from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
-from core.sweeper import SweepReport, sweep
+from core.sweeper import SweepReport, sweep, sweep_leases
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,29 @@ def retrain_if_it_pays(state: AppState) -> Job | None:
         store=state.store, settings=settings, champion_version=version,
         champion_trained_at=trained, drift=lambda: drift_monitor(state).report(version),
         labels_since=None, enqueue=lambda job: enqueue_job(state, job, TRAINING_TASK))
+
+
+def sweep_expired_leases(state: AppState) -> SweepReport:
+    """Send again the work whose worker stopped renewing its lease (core.leases)."""
+
+    def resend(lease: Lease, task_id: str) -> None:
+        if lease.idx == WHOLE_JOB:
+            state.queue.enqueue(JOB_TASKS[lease.job_kind], lease.job_id, task_id=task_id)
+        else:
+            state.queue.enqueue(CHUNK_TASK, lease.job_id, lease.idx, task_id=task_id)
+
+    return sweep_leases(LeaseStore(state.store), resend,
+                        max_resends=state.settings.task_max_retries)
+
+
+async def _sweep_leases(state: AppState) -> None:
+    """Every HEARTBEAT_SECONDS: a lost worker's work goes out again within about a lease."""
+    while True:
+        await asyncio.sleep(state.settings.heartbeat_seconds)
+        try:
+            await run_in_threadpool(sweep_expired_leases, state)
+        except Exception as exc:  # a database outage: the next sweep tries again
+            logger.warning("lease sweep failed: %s", exc)
 
 
 async def _sweep_jobs(state: AppState) -> None:
@@ -191,7 +215,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         loops = [asyncio.create_task(_watch_champion(app_state)),
                  asyncio.create_task(_sweep_jobs(app_state)),
                  asyncio.create_task(_flush_drift(app_state)),
-                 asyncio.create_task(_send_shadow(app_state))]
+                 asyncio.create_task(_send_shadow(app_state)),
+                 asyncio.create_task(_sweep_leases(app_state))]
         if app_state.settings.metrics_enabled:
             loops.append(asyncio.create_task(_read_monitoring(app_state)))
         try:

@@ -82,11 +82,26 @@ async def json_body(request: Request, model: type[M]) -> M:
     if not is_json(request.headers.get("content-type")):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send the body as application/json")
+    return parse_json(await request.body(), model)
+
+
+def parse_json(body: bytes, model: type[M]) -> M:
+    """A JSON body as `model`, 422 saying why if invalid (run big ones on the thread pool)."""
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             exc.errors(include_url=False, include_input=False)) from None
+
+
+async def drain_body(request: Request) -> None:
+    """Read the rest of the body and drop it (BodySizeLimit still refuses it past the limit).
+
+    Answering before the body is read leaves it in the client's socket: the server closes the
+    connection with data unread, and some clients (Python's urllib) get a reset, not the answer.
+    """
+    async for _ in request.stream():
+        pass
 
 
 async def upload_file(request: Request) -> tuple[str, IO[bytes], Any]:

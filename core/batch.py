@@ -34,6 +34,14 @@ class BatchInputError(ValueError):
     """An upload that cannot be read as a batch at all (not CSV, no name column)."""
 
 
+class RowLimitExceeded(ValueError):
+    """A batch with more rows than one job may hold (MAX_BATCH_ROWS)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} rows in one batch job")
+        self.limit = limit
+
+
 def check_name(name: str, *, max_length: int) -> str | None:
     """Why a name cannot be categorized, or None when it can."""
     if _UNDECODABLE.search(name):
@@ -196,6 +204,17 @@ class _Prepend(io.RawIOBase):
         data = self._rest.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+def limit_rows(chunks: Iterable[list[InputRow]], limit: int) -> Iterator[list[InputRow]]:
+    """The chunks as they come, until the rows pass `limit`: then RowLimitExceeded, which
+    rolls back the intake that consumes them."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            raise RowLimitExceeded(limit)
+        yield chunk
 
 
 def chunked(rows: Iterable[InputRow], size: int) -> Iterator[list[InputRow]]:

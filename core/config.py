@@ -116,6 +116,18 @@ class Settings(BaseSettings):
         description="A queued or running job silent this long is sent again; default the "
                     "broker's visibility timeout (2 x TRAINING_TIME_LIMIT) plus 10 minutes.",
     )
+    # Leases on running work (core/leases.py): a lost worker's chunk or training is sent again
+    # once its lease expires, in about LEASE_SECONDS, not after the visibility timeout.
+    heartbeat_seconds: float = Field(
+        default=10.0, gt=0,
+        description="How often a worker renews the lease on the work it runs, and how often "
+                    "the API looks for expired leases.",
+    )
+    lease_seconds: float = Field(
+        default=60.0, gt=0,
+        description="A lease not renewed for this long has lost its worker: the work is sent "
+                    "again (at most TASK_MAX_RETRIES times, then the job fails).",
+    )
     job_max_resends: int = Field(
         default=3, ge=0,
         description="Sends after which a still-silent job is failed with the reason.",
@@ -218,6 +230,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"JOB_STALE_SECONDS ({self.job_stale_seconds}) must exceed TRAINING_TIME_LIMIT "
                 f"({self.training_time_limit}): a training still running would be sent again"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_heartbeats(self) -> Settings:
+        if self.lease_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                f"LEASE_SECONDS ({self.lease_seconds:g}) must be at least twice "
+                f"HEARTBEAT_SECONDS ({self.heartbeat_seconds:g}): one late heartbeat would "
+                "otherwise send running work to a second worker"
             )
         return self
 

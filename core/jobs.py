@@ -79,6 +79,20 @@ results_table = sa.Table(
     sa.Column("rows", sa.LargeBinary, nullable=False),
 )
 
+# Who runs a batch chunk or a job's own task now, until when (core/leases.py).
+leases_table = sa.Table(
+    "categorizer_leases", metadata,
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("categorizer_jobs.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),  # the chunk; -1: the job's own task
+    sa.Column("task_id", sa.String(64), nullable=False),
+    sa.Column("worker", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    # NULL: sent again, no worker has taken it yet.
+    sa.Column("expires_at", sa.DateTime(timezone=True), index=True),
+    sa.Column("resends", sa.Integer, nullable=False, default=0, server_default="0"),
+)
+
 
 class JobNotFound(LookupError):
     """No job with that id (never created, or expired)."""
@@ -181,7 +195,16 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        # A database host that vanishes (a cut link, not a refused connection) must fail calls
+        # in seconds, not after TCP's retransmissions (minutes): a worker's lease heartbeat
+        # and the API's 503 depend on it.
+        connect_args = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                        "keepalives_interval": 5, "keepalives_count": 3,
+                        "tcp_user_timeout": 15_000}
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                            connect_args=connect_args)
 
 
 class JobStore:
@@ -279,7 +302,7 @@ class JobStore:
     def delete(self, job_id: str) -> None:
         """Remove a job and everything stored for it."""
         with self._begin() as connection:
-            for table in (results_table, chunks_table, uploads_table):
+            for table in (leases_table, results_table, chunks_table, uploads_table):
                 connection.execute(table.delete().where(table.c.job_id == job_id))
             connection.execute(jobs_table.delete().where(jobs_table.c.id == job_id))
 
@@ -409,7 +432,7 @@ class JobStore:
                 sa.select(jobs_table.c.id).where(
                     jobs_table.c.state.in_(TERMINAL_STATES), jobs_table.c.finished_at < cutoff)
             )]
-            for table in (results_table, chunks_table, uploads_table):
+            for table in (leases_table, results_table, chunks_table, uploads_table):
                 connection.execute(table.delete().where(table.c.job_id.in_(ids)))
             connection.execute(jobs_table.delete().where(jobs_table.c.id.in_(ids)))
         return len(ids)

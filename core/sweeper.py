@@ -27,10 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.jobs import Job, JobStore
+from core.leases import Lease, LeaseStore
 
 logger = logging.getLogger(__name__)
 
 Resend = Callable[[Job, str], None]  # (job, new task id): put the job's task on the queue
+ResendLeased = Callable[[Lease, str], None]  # (lease, new task id): put its work on the queue
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,37 @@ def sweep(store: JobStore, resend: Resend, *, stale_after: dt.timedelta, max_res
     if deleted:
         logger.info("deleted %d jobs that ended more than %s ago", deleted, _duration(keep_for))
     return SweepReport(resent=resent, failed=failed, deleted=deleted)
+
+
+def sweep_leases(leases: LeaseStore, resend: ResendLeased, *, max_resends: int) -> SweepReport:
+    """Send again the work whose lease expired (its worker stopped renewing it: core.leases),
+    under a new task id; fail the job once a piece of it was sent `max_resends` times.
+
+    Run every HEARTBEAT_SECONDS by each API process; each resend or failure is claimed with a
+    conditional update on the lease as read, so exactly one sweeper acts on it.
+    """
+    resent: list[str] = []
+    failed: list[str] = []
+    for lease in leases.expired():
+        lost = f"{lease.what} was lost with its worker ({lease.holder})"
+        if lease.resends >= max_resends:
+            again = f", after it was sent again {_times(lease.resends)}" if lease.resends else ""
+            reason = (f"{lost}{again}; gave up (TASK_MAX_RETRIES={max_resends}). "
+                      "Are workers dying on it? Submit the job again")
+            if leases.give_up(lease, reason):
+                logger.error("job %s (%s): %s", lease.job_id, lease.job_kind, reason)
+                failed.append(lease.job_id)
+            continue
+        task_id = str(uuid.uuid4())
+        if not leases.claim_resend(lease, task_id):
+            continue  # renewed, taken, or claimed by another sweeper meanwhile
+        try:
+            resend(lease, task_id)
+        except Exception as exc:  # the broker is down: put the lease back for the next sweep
+            logger.warning("job %s: could not send %s again: %s", lease.job_id, lease.what, exc)
+            leases.unclaim(lease, task_id)
+            continue
+        logger.warning("job %s (%s): %s; sent again as task %s (%d of %d)", lease.job_id,
+                       lease.job_kind, lost, task_id, lease.resends + 1, max_resends)
+        resent.append(f"{lease.job_id}/{lease.idx}")
+    return SweepReport(resent=resent, failed=failed)

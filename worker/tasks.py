@@ -7,6 +7,11 @@ re-runs from its stored inputs, and a batch chunk whose result is stored is skip
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from celery import Task, shared_task
@@ -17,6 +22,7 @@ from core.batch import categorize_rows
 from core.data import CatalogError, parse_csv_catalog
 from core.drift_monitor import answers_profile
 from core.jobs import Job, JobNotFound, JobStore, RowResult, StoreUnavailable
+from core.leases import WHOLE_JOB, Heartbeat, LeaseStore, held_lease
 from core.prediction import Classifier, collector_paused
 from core.registry import RegistryError
 from core.service import train_and_register
@@ -43,6 +49,27 @@ def _superseded(task: Task, job: Job) -> bool:
     logger.warning("job %s: message %s was superseded by %s; dropping it",
                    job.id, task.request.id, job.task_id)
     return True
+
+
+def _lease(task: Task, job_id: str, idx: int, *,
+           on_lost: Callable[[str], None] | None = None
+           ) -> AbstractContextManager[Heartbeat | None]:
+    """Hold the lease on a chunk (or the job's own task) with a heartbeat while it runs."""
+    ctx = get_context()
+    return held_lease(
+        LeaseStore(ctx.store), job_id=job_id, idx=idx, task_id=task.request.id or "direct",
+        worker=task.request.hostname or socket.gethostname(), pid=os.getpid(),
+        seconds=ctx.settings.lease_seconds, every=ctx.settings.heartbeat_seconds,
+        on_lost=on_lost,
+    )
+
+
+def _stop_this_process(reason: str) -> None:
+    """Fence a training whose lease is lost: another worker is (or soon will be) running it,
+    and a training must never run twice at once. The pool process dies at once; the worker
+    replaces it, and the message it held comes back as superseded and is dropped."""
+    logger.error("stopping this process (pid %d): %s", os.getpid(), reason)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
@@ -85,6 +112,17 @@ def _run_training(self: Task, job_id: str) -> None:
         # Redelivered after workers died on it again and again: stop the loop.
         store.fail(job_id, f"gave up after {job.attempts} attempts: the worker was lost each time")
         return
+    with _lease(self, job_id, WHOLE_JOB, on_lost=_stop_this_process) as held:
+        if held is None:
+            logger.warning("training job %s runs on another worker; dropping message %s",
+                           job_id, self.request.id)
+            return
+        _train(self, store, job)
+
+
+def _train(self: Task, store: JobStore, job: Job) -> None:
+    ctx = get_context()
+    job_id = job.id
     store.start(job_id, stage="loading data")
 
     def on_stage(stage: str) -> None:
@@ -133,11 +171,14 @@ def start_batch(self: Task, job_id: str) -> None:
         if version is None:
             store.fail(job_id, "no champion model yet: train one first")
             return
-        if not store.start(job_id, stage="categorizing", model_version=version):
-            return
-        pending = store.chunks_pending(job_id)
-        for idx in pending:
-            self.app.send_task("batch.chunk", args=[job_id, idx], queue=INFERENCE_QUEUE)
+        with _lease(self, job_id, WHOLE_JOB) as held:
+            if held is None:
+                return  # another worker is fanning it out
+            if not store.start(job_id, stage="categorizing", model_version=version):
+                return
+            pending = store.chunks_pending(job_id)
+            for idx in pending:
+                self.app.send_task("batch.chunk", args=[job_id, idx], queue=INFERENCE_QUEUE)
         if not pending:
             _finish_if_complete(job_id)
     except JobNotFound:
@@ -156,11 +197,14 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
         if job.state != "running" or job.model_version is None:
             return  # cancelled or failed: stop consuming this worker
         if not store.has_result(job_id, idx):
-            classifier = ctx.models.get(job.model_version)
-            # A chunk is a few objects per row, all freed by the time _categorize_chunk returns:
-            # the cyclic collector is held off until then (see core.prediction.collector_paused).
-            with collector_paused():
-                stored = _categorize_chunk(store, classifier, job_id, idx)
+            with _lease(self, job_id, idx) as held:
+                if held is None:
+                    return  # another worker is on it; its lease says so until it finishes
+                classifier = ctx.models.get(job.model_version)
+                # A chunk is a few objects per row, all freed by the time _categorize_chunk
+                # returns: the cyclic collector is held off until then (core.prediction).
+                with collector_paused():
+                    stored = _categorize_chunk(store, classifier, job_id, idx)
             if stored:
                 _shadow_chunk(self, job, idx)
         _finish_if_complete(job_id)

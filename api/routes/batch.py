@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import StateDep
+from api.deps import AppState, StateDep
 from api.routes.jobs import accepted, enqueue_job, job_public
 from api.schemas import (
     MAX_INT,
@@ -21,24 +22,22 @@ from api.schemas import (
     JobPublic,
     problems,
 )
-from api.uploads import is_json, json_body, upload_file
-from core.batch import check_id, chunked, results_csv_lines, rows_from_csv, rows_from_items
+from api.uploads import drain_body, is_json, parse_json, upload_file
+from core.batch import (
+    check_id,
+    chunked,
+    limit_rows,
+    results_csv_lines,
+    rows_from_csv,
+    rows_from_items,
+)
+from core.config import Settings
 from core.jobs import EmptyBatch, InputRow, Job
 
 router = APIRouter(tags=["batch"])
 
 BATCH_TASK = "batch.start"
-
-
-def _row_limited(chunks: Iterator[list[InputRow]], limit: int) -> Iterator[list[InputRow]]:
-    """Stop the intake, chunk by chunk, once the rows pass the configured maximum."""
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                                f"more than {limit} rows in one batch job")
-        yield chunk
+CHUNK_TASK = "batch.chunk"
 
 
 @router.post(
@@ -55,68 +54,74 @@ async def create_batch_job(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobAccepted:
     """Queue a batch of names (JSON items or a CSV upload) for the inference workers."""
-    settings = state.settings
+    # The event loop only moves bytes; the store and the broker are met on the thread pool,
+    # where a slow database or an unreachable Redis stalls this request and no other.
     if idempotency_key:
-        existing = state.store.find_by_key(idempotency_key)
-        if existing is not None and existing.task_id is None:
-            if existing.state == "failed":  # its enqueue failed (503): record it anew
-                state.store.delete(existing.id)
-                existing = None
-            elif existing.state == "queued":  # recorded, but the 503 came before its enqueue
-                enqueue_job(state, existing, BATCH_TASK)
+        existing = await run_in_threadpool(_replay, state, idempotency_key)
         if existing is not None:
-            return accepted(response, state.store.get(existing.id))
+            await drain_body(request)  # some clients (urllib) fail on an answer sent unread
+            return accepted(response, existing)
+    settings = state.settings
     content_type = request.headers.get("content-type", "")
-    form = None
     if content_type.startswith("multipart/form-data"):
         _, stream, form = await upload_file(request)
-        rows: Iterator[InputRow] = rows_from_csv(stream, max_length=settings.max_name_length,
-                                                 max_id_length=settings.max_id_length)
         try:
-            first = next(rows, None)  # raises BatchInputError now for a file that is not CSV
-        except Exception:
+            job = await run_in_threadpool(
+                _submit, state,
+                lambda: rows_from_csv(stream, max_length=settings.max_name_length,
+                                      max_id_length=settings.max_id_length),
+                idempotency_key)
+        finally:
             await form.close()
-            raise
-        rows = _prepend(first, rows)
     elif is_json(content_type):
-        body = await json_body(request, BatchJobCreate)
-        for index, item in enumerate(body.items):
-            problem = None if item.id is None else check_id(str(item.id),
-                                                            max_length=settings.max_id_length)
-            if problem:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                    f"items[{index}].id: {problem}")
-        rows = rows_from_items(((i.id, i.name) for i in body.items),
-                               max_length=settings.max_name_length,
-                               max_id_length=settings.max_id_length)
+        body = await request.body()
+        job = await run_in_threadpool(_submit, state, lambda: _json_rows(body, settings),
+                                      idempotency_key)
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send application/json or multipart/form-data with a 'file' field")
-    try:
-        job = await run_in_threadpool(_record, state, rows, idempotency_key)
-    finally:
-        if form is not None:
-            await form.close()
-    if job.state == "queued" and job.task_id is None:
-        enqueue_job(state, job, BATCH_TASK)
-    return accepted(response, state.store.get(job.id))
+    return accepted(response, job)
 
 
-def _prepend(first: InputRow | None, rest: Iterator[InputRow]) -> Iterator[InputRow]:
-    if first is not None:
-        yield first
-    yield from rest
+def _json_rows(body: bytes, settings: Settings) -> Iterator[InputRow]:
+    items = parse_json(body, BatchJobCreate).items
+    for index, item in enumerate(items):
+        problem = None if item.id is None else check_id(str(item.id),
+                                                        max_length=settings.max_id_length)
+        if problem:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"items[{index}].id: {problem}")
+    return rows_from_items(((i.id, i.name) for i in items), max_length=settings.max_name_length,
+                           max_id_length=settings.max_id_length)
 
 
-def _record(state: StateDep, rows: Iterator[InputRow], key: str | None) -> Job:
-    """Write the job record and all its chunks in one transaction."""
+def _replay(state: AppState, key: str) -> Job | None:
+    """The job an earlier request with this Idempotency-Key made, sent on if it never was."""
+    existing = state.store.find_by_key(key)
+    if existing is not None and existing.task_id is None:
+        if existing.state == "failed":  # its enqueue failed (503): record it anew
+            state.store.delete(existing.id)
+            return None
+        if existing.state == "queued":  # recorded, but the 503 came before its enqueue
+            enqueue_job(state, existing, BATCH_TASK)
+    return None if existing is None else state.store.get(existing.id)
+
+
+def _submit(state: AppState, make_rows: Callable[[], Iterator[InputRow]],
+            key: str | None) -> Job:
+    """Check and record every row (all or nothing), then enqueue the job."""
     settings = state.settings
-    chunks = _row_limited(chunked(rows, settings.batch_chunk_size), settings.max_batch_rows)
+    rows = make_rows()
+    first = next(rows, None)  # a file that is not CSV fails here, before anything is stored
+    rows = chain([first] if first is not None else [], rows)
+    chunks = limit_rows(chunked(rows, settings.batch_chunk_size), settings.max_batch_rows)
     try:
         job, _ = state.store.create_batch(chunks, idempotency_key=key)
     except EmptyBatch as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return job
+    if job.state == "queued" and job.task_id is None:
+        enqueue_job(state, job, BATCH_TASK)
+    return state.store.get(job.id)
 
 
 @router.get("/v1/batch-jobs/{job_id}", response_model=JobPublic, responses=problems(404))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, ApiKey, StateDep, check_admin_key
+from api.deps import AdminDep, ApiKey, AppState, StateDep, check_admin_key
 from api.schemas import (
     MAX_INT,
     JobAccepted,
@@ -70,8 +70,12 @@ def enqueue_job(state: StateDep, job: Job, task_name: str) -> None:
 async def record_uploaded_training(request: Request, state: StateDep) -> Job:
     """Record a training job from the multipart upload's catalog (also the console's form)."""
     filename, content = await read_upload(request, state.settings.max_upload_bytes)
+    return await run_in_threadpool(_record_upload, state, filename, content)
+
+
+def _record_upload(state: AppState, filename: str, content: bytes) -> Job:
     # The whole file is checked now: a catalog that cannot train is a 400 that says why.
-    await run_in_threadpool(_check_upload, content, filename)
+    _check_upload(content, filename)
     job, _ = state.store.create_job(
         kind="training", params={"upload": True, "filename": filename})
     state.store.put_upload(job.id, content)
@@ -94,17 +98,28 @@ async def create_training_job(request: Request, response: Response,
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         job = await record_uploaded_training(request, state)
+        job = await run_in_threadpool(_enqueued, state, job)
     elif is_json(content_type):
         body = await json_body(request, TrainingJobCreate)
         checked = await run_in_threadpool(lambda: check_source(
             state.settings, data=body.data, source=body.source, table=body.table,
             query=body.query))
-        job, _ = state.store.create_job(kind="training", params=checked.as_params())
+        job = await run_in_threadpool(_submit_training, state, checked.as_params())
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send application/json or multipart/form-data with a 'file' field")
+    return accepted(response, job)
+
+
+def _submit_training(state: AppState, params: dict[str, Any]) -> Job:
+    """Record a training job and enqueue it (on the thread pool: both may wait)."""
+    job, _ = state.store.create_job(kind="training", params=params)
+    return _enqueued(state, job)
+
+
+def _enqueued(state: AppState, job: Job) -> Job:
     enqueue_job(state, job, TRAINING_TASK)
-    return accepted(response, state.store.get(job.id))
+    return state.store.get(job.id)
 
 
 def _check_upload(content: bytes, filename: str) -> None:
@@ -124,9 +139,7 @@ def configured_source(settings: Settings) -> TrainingSource:
 def legacy_training(response: Response, state: StateDep) -> JobAccepted:
     """Queue a training job from the configured source (the predecessor's endpoint)."""
     checked = configured_source(state.settings)
-    job, _ = state.store.create_job(kind="training", params=checked.as_params())
-    enqueue_job(state, job, TRAINING_TASK)
-    return accepted(response, state.store.get(job.id))
+    return accepted(response, _submit_training(state, checked.as_params()))
 
 
 @router.get("/v1/jobs", response_model=JobsPage, responses=problems(401, 403))

@@ -8,7 +8,9 @@ import threading
 import pytest
 
 from core.jobs import InputRow, Job, JobStore, jobs_table
-from core.sweeper import sweep
+from core.leases import WHOLE_JOB, Lease, LeaseStore
+from core.sweeper import sweep, sweep_leases
+from tests.core.test_leases import expire as expire_lease
 
 STALE = dt.timedelta(minutes=10)
 KEEP = dt.timedelta(days=30)
@@ -182,3 +184,130 @@ def test_the_sweep_deletes_jobs_that_ended_long_ago(store: JobStore) -> None:
     assert report.deleted == 1
     assert [j.id for j in store.stale_jobs(older_than=dt.timedelta(0))] == []
     assert store.get(recent.id).state == "succeeded"
+
+
+# -- expired leases (core.leases): a lost worker's work is sent again within a lease ----------
+
+class LeaseSender:
+    """Records each (job id, lease index, task id) sent again; `down` plays a broker away."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, str]] = []
+        self.down = False
+
+    def __call__(self, lease: Lease, task_id: str) -> None:
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        self.sent.append((lease.job_id, lease.idx, task_id))
+
+
+def _lost_chunk(store: JobStore, idx: int = 1) -> str:
+    """A running batch whose chunk `idx` was taken by a worker that then stopped renewing."""
+    job_id = _batch(store, chunks=3)
+    store.start(job_id, stage="categorizing", model_version=1)
+    LeaseStore(store).acquire(job_id=job_id, idx=idx, task_id="first", worker="w1@lost",
+                              pid=99, seconds=60)
+    expire_lease(store, job_id, idx)
+    return job_id
+
+
+def test_an_expired_chunk_lease_is_sent_again_under_a_new_task_id(store: JobStore) -> None:
+    job_id = _lost_chunk(store)
+    sender = LeaseSender()
+
+    report = sweep_leases(LeaseStore(store), sender, max_resends=3)
+
+    [(sent_job, idx, task_id)] = sender.sent
+    assert (sent_job, idx) == (job_id, 1)
+    assert task_id != "first"
+    assert report.resent == [f"{job_id}/1"]
+    lease = LeaseStore(store).get(job_id, 1)
+    assert lease is not None
+    assert (lease.task_id, lease.resends, lease.expires_at) == (task_id, 1, None)
+    assert store.get(job_id).state == "running"
+    # Until a worker takes the new task, nothing more is sent.
+    assert sweep_leases(LeaseStore(store), sender, max_resends=3).resent == []
+
+
+def test_a_renewed_lease_or_one_whose_chunk_is_stored_is_left_alone(store: JobStore) -> None:
+    job_id = _lost_chunk(store, idx=0)
+    LeaseStore(store).renew(job_id=job_id, idx=0, task_id="first", seconds=60)
+    other = _lost_chunk(store, idx=2)
+    store.put_result(other, 2, [("Plomería", 0.9, None)])
+    sender = LeaseSender()
+
+    sweep_leases(LeaseStore(store), sender, max_resends=3)
+
+    assert sender.sent == []
+
+
+def test_work_lost_again_after_the_last_resend_fails_the_job_with_the_reason(
+        store: JobStore) -> None:
+    job_id = _lost_chunk(store)
+    leases = LeaseStore(store)
+    sender = LeaseSender()
+    for attempt in range(2):
+        sweep_leases(leases, sender, max_resends=2)
+        task_id = sender.sent[-1][2]
+        assert leases.acquire(job_id=job_id, idx=1, task_id=task_id, worker=f"w{attempt}",
+                              pid=attempt, seconds=60)
+        expire_lease(store, job_id, 1)
+
+    report = sweep_leases(leases, sender, max_resends=2)
+
+    assert report.failed == [job_id]
+    assert len(sender.sent) == 2
+    job = store.get(job_id)
+    assert job.state == "failed"
+    assert job.error == (
+        "chunk 1 was lost with its worker (w1, pid 1), after it was sent again twice; gave up "
+        "(TASK_MAX_RETRIES=2). Are workers dying on it? Submit the job again")
+
+
+def test_a_lost_training_is_sent_again_and_its_old_message_superseded(store: JobStore) -> None:
+    job, _ = store.create_job(kind="training", params={})
+    store.set_task_id(job.id, "first")
+    store.start(job.id, stage="fitting")
+    LeaseStore(store).acquire(job_id=job.id, idx=WHOLE_JOB, task_id="first", worker="w1",
+                              pid=5, seconds=60)
+    expire_lease(store, job.id, WHOLE_JOB)
+    sender = LeaseSender()
+
+    sweep_leases(LeaseStore(store), sender, max_resends=3)
+
+    [(_, idx, task_id)] = sender.sent
+    assert idx == WHOLE_JOB
+    assert store.get(job.id).task_id == task_id
+
+
+def test_a_broker_that_is_down_leaves_the_lease_for_the_next_sweep(store: JobStore) -> None:
+    job_id = _lost_chunk(store)
+    sender = LeaseSender()
+    sender.down = True
+
+    assert sweep_leases(LeaseStore(store), sender, max_resends=3).resent == []
+    lease = LeaseStore(store).get(job_id, 1)
+    assert lease is not None
+    assert (lease.task_id, lease.resends) == ("first", 0)  # no resend spent on the outage
+
+    sender.down = False
+    assert sweep_leases(LeaseStore(store), sender, max_resends=3).resent == [f"{job_id}/1"]
+
+
+def test_two_lease_sweepers_at_once_send_each_lost_chunk_once(store: JobStore) -> None:
+    jobs = [_lost_chunk(store, idx=i % 3) for i in range(12)]
+    sender = LeaseSender()
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        sweep_leases(LeaseStore(store), sender, max_resends=3)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(job for job, _, _ in sender.sent) == sorted(jobs)
+    assert len({task for _, _, task in sender.sent}) == len(jobs)

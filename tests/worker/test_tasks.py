@@ -7,6 +7,7 @@ normally did not ask to be retried.
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,11 @@ import worker.tasks
 from core.config import Settings
 from core.data import SAMPLE_CATALOG, load_catalog
 from core.jobs import InputRow, JobStore, StoreUnavailable
+from core.leases import WHOLE_JOB, LeaseStore
 from core.prediction import Classifier
 from core.service import registry_from_settings
 from core.serving import VersionCache
+from tests.core.test_leases import expire as expire_lease
 from tests.fixtures.app import CHUNK_SIZE, FAKE_THRESHOLD, FakeRegistry, TaskHarness
 from worker.context import WorkerContext
 
@@ -594,3 +597,99 @@ def test_the_shadow_task_records_what_the_api_sampled(worker_context: Any, tasks
     assert (record["compared"], record["agreed"]) == (2, 1)
     assert record["disagreements"][0]["champion"] == "Pinturas"
     assert record["disagreements"][0]["source"] == "sync"
+
+
+# -- leases: each chunk and each job's own task is held while it runs ----------------------------
+
+def test_a_chunk_holds_its_lease_while_it_runs_and_releases_it_when_stored(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    leases = LeaseStore(job_store)
+    seen: list[Any] = []
+    categorize = worker.tasks.categorize_rows
+
+    def watching(classifier: Classifier, rows: list[InputRow]) -> Any:
+        seen.append(leases.get(job_id, 1))
+        return categorize(classifier, rows)
+
+    monkeypatch.setattr(worker.tasks, "categorize_rows", watching)
+
+    _run_as(tasks, "batch.chunk", "chunk-task-1", job_id, 1)
+
+    [lease] = seen
+    assert (lease.task_id, lease.pid) == ("chunk-task-1", os.getpid())
+    assert leases.get(job_id, 1) is None
+    assert leases.get(job_id, WHOLE_JOB) is None  # the fan-out released its own
+    assert job_store.has_result(job_id, 1)
+
+
+def test_a_chunk_another_worker_holds_is_left_to_it(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    LeaseStore(job_store).acquire(job_id=job_id, idx=0, task_id="other", worker="w2", pid=1,
+                                  seconds=60)
+    monkeypatch.setattr(worker.tasks, "categorize_rows",
+                        lambda *_: pytest.fail("categorized a chunk another worker holds"))
+
+    _run_as(tasks, "batch.chunk", "duplicate", job_id, 0)
+
+    assert not job_store.has_result(job_id, 0)
+    lease = LeaseStore(job_store).get(job_id, 0)
+    assert lease is not None
+    assert lease.task_id == "other"
+
+
+def test_a_chunk_sent_again_after_its_worker_was_lost_is_categorized(
+    tasks: TaskHarness, job_store: JobStore
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    leases = LeaseStore(job_store)
+    leases.acquire(job_id=job_id, idx=0, task_id="lost", worker="w1", pid=1, seconds=60)
+    expire_lease(job_store, job_id, 0)
+    [lease] = leases.expired()
+    assert leases.claim_resend(lease, "sent-again")
+
+    _run_as(tasks, "batch.chunk", "sent-again", job_id, 0)
+
+    assert job_store.has_result(job_id, 0)
+    assert leases.get(job_id, 0) is None
+
+
+def test_a_training_another_worker_holds_is_not_run_twice(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker.tasks, "train_and_register",
+                        lambda **_: pytest.fail("trained while another worker held the job"))
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    LeaseStore(job_store).acquire(job_id=job_id, idx=WHOLE_JOB, task_id="running-elsewhere",
+                                  worker="w1", pid=1, seconds=60)
+
+    _run_as(tasks, "training.run", "a-duplicate", job_id)
+
+    job = job_store.get(job_id)
+    assert (job.state, job.attempts) == ("queued", 0)
+
+
+def test_a_training_holds_its_lease_with_a_fence_and_releases_it(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    leases = LeaseStore(job_store)
+    held: list[Any] = []
+
+    def train(**kwargs: Any) -> Any:
+        held.append(leases.get(job_id, WHOLE_JOB))
+        raise ValueError("the catalog has no rows")
+
+    monkeypatch.setattr(worker.tasks, "train_and_register", train)
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+
+    _run_as(tasks, "training.run", "train-1", job_id)
+
+    assert [lease.task_id for lease in held] == ["train-1"]
+    assert leases.get(job_id, WHOLE_JOB) is None
+    assert job_store.get(job_id).state == "failed"

@@ -1,0 +1,105 @@
+"""A whole worker host lost mid-job, with the production defaults: the leases bring it back.
+
+Nothing is shortened here: TRAINING_TIME_LIMIT is the default 3,600 s, so Redis would hand
+back the messages a dead worker held only after its visibility timeout of two hours. The
+lease (LEASE_SECONDS 60, renewed every HEARTBEAT_SECONDS 10; core/leases.py) is what sends the
+work again. A "host" is a training worker and an inference worker, killed together with
+SIGKILL while both work: a lost host, an OOM kill of the main process, a reclaimed spot
+instance.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from core.config import Settings
+from core.data import SAMPLE_CATALOG
+from core.leases import WHOLE_JOB, LeaseStore
+from tests.fixtures.faults import FaultStack, batch_names
+from tests.fixtures.services import ServiceProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+FAULT_ENV = {"TRAINING_TIME_LIMIT": "3600", "BATCH_CHUNK_SIZE": "2000"}
+FAULT_CHAMPION = "shuffled"
+DEFAULTS = Settings(_env_file=None)
+ROWS = 120_000  # 60 chunks: the job is still running when the host dies
+
+
+def submit_training(stack: FaultStack) -> str:
+    with stack.client(admin=True) as client:
+        response = client.post("/v1/training-jobs", json={"data": str(SAMPLE_CATALOG)})
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
+def kill_host(workers: list[ServiceProcess]) -> float:
+    """SIGKILL every process of the host's workers at once; the moment it happened."""
+    for worker in workers:
+        worker.signal(signal.SIGKILL)
+    for worker in workers:
+        assert worker.process is not None
+        worker.process.wait(timeout=30)
+    return time.monotonic()
+
+
+def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibility_timeout(
+    fault_stack: FaultStack, fault_workers: Callable[..., ServiceProcess]
+) -> None:
+    """Guarantee (production defaults): SIGKILL of a whole host's workers while it runs batch
+    chunks and a training. The chunks it held are sent again once their leases expire, and a
+    worker on another host completes the batch, every row exactly once, within LEASE_SECONDS +
+    one chunk + 30 s of the kill (the visibility timeout would take 2 h). The training is sent
+    again within LEASE_SECONDS + 30 s, under a new task id, runs once more from the start, and
+    succeeds; the lost run never registered a model, so one version carries the job's id."""
+    stack = fault_stack
+    assert stack.visibility_timeout == 7200
+    host_a = [fault_workers("a-training", queues="training", concurrency=1),
+              fault_workers("a-inference", queues="inference", concurrency=2)]
+    names = batch_names(ROWS)
+    batch_id = stack.submit_batch(names)
+    stack.wait_for_rows(batch_id, at_least=2000)
+    training_id = submit_training(stack)
+    wait_until(lambda: stack.job(training_id).stage == "selecting", timeout=120, interval=0.05,
+               what="the training to reach model selection")
+    first_task = stack.job(training_id).task_id
+    assert stack.store is not None
+    leases = LeaseStore(stack.store)
+    held_by_a = [lease for lease in (leases.get(batch_id, idx) for idx in range(60)) if lease]
+    assert held_by_a, "host A held no chunk"
+
+    killed_at = kill_host(host_a)
+    assert not stack.job(batch_id).terminal, "the batch ended before the host was killed"
+    assert stack.job(training_id).stage == "selecting", "the training got past the kill"
+    fault_workers("b-training", queues="training", concurrency=1)
+    fault_workers("b-inference", queues="inference", concurrency=2)
+
+    def resent() -> bool:
+        return stack.job(training_id).task_id != first_task
+
+    wait_until(resent, timeout=DEFAULTS.lease_seconds + 30, interval=0.5,
+               what="the lost training to be sent again")
+    training_resent_after = time.monotonic() - killed_at
+    batch = stack.wait_for_end(batch_id, timeout=DEFAULTS.lease_seconds + 30 + 5)
+    batch_done_after = time.monotonic() - killed_at
+    assert batch.state == "succeeded", batch.error
+    stack.assert_every_row_once(batch_id, names)
+    # The leases did it: the chunks host A held were each sent once more.
+    for lease in held_by_a:
+        assert leases.get(batch_id, lease.idx) is None  # done, released
+    print(f"\nhost killed: training sent again after {training_resent_after:.1f} s, "
+          f"batch of {ROWS} rows done {batch_done_after:.1f} s after the kill")
+
+    training = stack.wait_for_end(training_id, timeout=180)
+    assert training.state == "succeeded", training.error
+    assert training.attempts == 2
+    assert leases.get(training_id, WHOLE_JOB) is None
+    assert stack.registry is not None
+    runs = stack.registry.client.search_runs(
+        [stack.registry.client.get_experiment_by_name(DEFAULTS.experiment_name).experiment_id],
+        filter_string=f"tags.job_id = '{training_id}'")
+    assert len(runs) == 1, "the training ran to MLflow more than once"

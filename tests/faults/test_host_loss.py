@@ -10,6 +10,7 @@ instance.
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from tests.fixtures.faults import FaultStack, batch_names
 from tests.fixtures.services import ServiceProcess, wait_until
 
 pytestmark = pytest.mark.integration
+logger = logging.getLogger(__name__)
 
 FAULT_ENV = {"TRAINING_TIME_LIMIT": "3600", "BATCH_CHUNK_SIZE": "2000"}
 FAULT_CHAMPION = "shuffled"
@@ -91,7 +93,7 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
     # The leases did it: the chunks host A held were each sent once more.
     for lease in held_by_a:
         assert leases.get(batch_id, lease.idx) is None  # done, released
-    print(f"\nhost killed: training sent again after {training_resent_after:.1f} s, "
+    logger.warning(f"host killed: training sent again after {training_resent_after:.1f} s, "
           f"batch of {ROWS} rows done {batch_done_after:.1f} s after the kill")
 
     training = stack.wait_for_end(training_id, timeout=180)

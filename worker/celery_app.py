@@ -73,9 +73,11 @@ def create_celery_app(settings: Settings) -> Celery:
         task_soft_time_limit=settings.training_time_limit - 5,
         # Annotations match exact task names (or "*"), never globs.
         task_annotations={
-            name: {"time_limit": settings.batch_chunk_time_limit,
-                   "soft_time_limit": settings.batch_chunk_time_limit - 5}
-            for name in ("batch.start", "batch.chunk")
+            "training.run": {"max_retries": settings.task_max_retries},
+            **{name: {"time_limit": settings.batch_chunk_time_limit,
+                      "soft_time_limit": settings.batch_chunk_time_limit - 5,
+                      "max_retries": settings.task_max_retries}
+               for name in ("batch.start", "batch.chunk")},
         },
         task_ignore_result=True,  # job state lives in the job store, not in results
         result_expires=settings.result_expires,

@@ -89,7 +89,7 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
         job_id, f"failed after {retries + 1} attempts: {exc.__class__.__name__}: {exc}")
 
 
-@shared_task(name="training.run", bind=True, max_retries=3)
+@shared_task(name="training.run", bind=True)  # max_retries: TASK_MAX_RETRIES (celery_app)
 def run_training(self: Task, job_id: str) -> None:
     """Train, register and gate a model for a training job."""
     try:
@@ -158,7 +158,7 @@ def _train(self: Task, store: JobStore, job: Job) -> None:
     store.succeed(job_id, outcome.as_dict(), model_version=outcome.version)
 
 
-@shared_task(name="batch.start", bind=True, max_retries=5)
+@shared_task(name="batch.start", bind=True)
 def start_batch(self: Task, job_id: str) -> None:
     """Pin the champion version for a batch job and fan its chunks out to inference workers."""
     try:
@@ -187,7 +187,7 @@ def start_batch(self: Task, job_id: str) -> None:
         _give_up(self, job_id, exc)
 
 
-@shared_task(name="batch.chunk", bind=True, max_retries=5)
+@shared_task(name="batch.chunk", bind=True)
 def process_chunk(self: Task, job_id: str, idx: int) -> None:
     """Categorize one stored chunk of a batch job and store its results once."""
     try:

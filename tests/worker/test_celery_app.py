@@ -99,3 +99,11 @@ def test_without_redis_the_broker_is_embedded_under_data_dir(
     assert options["data_folder_in"] == options["data_folder_out"]
     assert conf.result_backend.startswith("db+sqlite:///")
     assert str(app_settings.data_dir.resolve()) in conf.result_backend
+
+
+@pytest.mark.parametrize("task_name", ["training.run", "batch.start", "batch.chunk"])
+def test_every_task_retries_task_max_retries_times(app_settings: Settings,
+                                                   task_name: str) -> None:
+    app = create_celery_app(app_settings.model_copy(update={"task_max_retries": 7}))
+
+    assert app.tasks[task_name].max_retries == 7

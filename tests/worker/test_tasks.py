@@ -479,7 +479,8 @@ def test_a_chunk_of_a_cancelled_job_is_skipped(
 
 
 def test_a_chunk_whose_model_cannot_be_loaded_is_retried_then_fails_the_job(
-    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry,
+    app_settings: Settings,
 ) -> None:
     job_id = _batch_job(job_store)
     tasks.task("batch.start").run(job_id)
@@ -498,8 +499,9 @@ def test_a_chunk_whose_model_cannot_be_loaded_is_retried_then_fails_the_job(
 
     job = job_store.get(job_id)
     assert job.state == "failed"
-    assert job.error == ("failed after 6 attempts: ConnectionError: "
-                         "MLflow tracking server unreachable")
+    assert chunk.max_retries == app_settings.task_max_retries  # not a number of its own
+    assert job.error == (f"failed after {app_settings.task_max_retries + 1} attempts: "
+                         "ConnectionError: MLflow tracking server unreachable")
 
 
 def test_a_job_database_outage_is_waited_out_past_the_usual_retries(

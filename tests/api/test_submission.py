@@ -4,6 +4,7 @@ job store or broker stalls only the submission, never the event loop that serves
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 import urllib.request
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from api.deps import AppState
+from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
 from tests.fixtures.app import ADMIN, LiveServer
 
@@ -121,6 +123,9 @@ def test_a_slow_store_stalls_the_submission_not_inference(
     """A job store that takes 2 s per intake: inference requests made meanwhile on the same
     process answer in well under that (they used to wait for the whole intake)."""
     app_state.store = SlowStore(job_store.engine)  # the running app reads this very object
+    folder = app_state.settings.data_dir / "catalogs"  # a training data folder by default
+    folder.mkdir(exist_ok=True)
+    shutil.copyfile(SAMPLE_CATALOG, folder / "catalog.csv")
 
     def submit() -> None:
         with httpx.Client(base_url=live_server.url, timeout=30) as client:

@@ -678,7 +678,7 @@ def test_a_training_another_worker_holds_is_not_run_twice(
 
 
 def test_a_training_holds_its_lease_with_a_fence_and_releases_it(
-    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch,
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch, catalog_csv: Path,
 ) -> None:
     leases = LeaseStore(job_store)
     held: list[Any] = []
@@ -688,7 +688,7 @@ def test_a_training_holds_its_lease_with_a_fence_and_releases_it(
         raise ValueError("the catalog has no rows")
 
     monkeypatch.setattr(worker.tasks, "train_and_register", train)
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, data=str(catalog_csv), table=None, query=None)
 
     _run_as(tasks, "training.run", "train-1", job_id)
 

@@ -50,6 +50,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
                                            lemmatize=args.lemmatize),
         n_jobs=args.jobs,
         prior_weight=settings.prior_weight if args.prior_weight is None else args.prior_weight,
+        separator=settings.category_separator,
     )
     outcome = train_and_register(
         registry=registry, settings=settings, source=args.data, table=args.table,

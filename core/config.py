@@ -84,6 +84,12 @@ class Settings(BaseSettings):
                     "0 turns it off.",
     )
 
+    category_separator: str = Field(
+        default=" > ", min_length=1, max_length=10,
+        description="What separates the levels of a category path (`Herramientas > Taladros`); "
+                    "matched with or without its surrounding spaces.",
+    )
+
     # Promotion gate (see core/registry.py for why both numbers exist).
     promotion_min_delta: float = Field(default=0.0, ge=0.0, le=1.0)
     promotion_alpha: float = Field(default=0.05, gt=0.0, le=1.0)

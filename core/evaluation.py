@@ -14,6 +14,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from core.taxonomy import DEFAULT_SEPARATOR, split_path
+
 
 def score(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
     """Accuracy, macro-F1 and per-category precision/recall/F1/support."""
@@ -34,6 +36,35 @@ def score(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
             for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
         },
     }
+
+
+def level_scores(y_true: Sequence[str], y_pred: Sequence[str], *,
+                 separator: str = DEFAULT_SEPARATOR) -> dict[str, dict[str, float]]:
+    """Accuracy and macro-F1 at every depth of category paths, and at the leaf.
+
+    Keys: "depth_1", "depth_2", ... up to one above the deepest path, and "leaf" (the full
+    paths). A path shallower than a depth counts as itself there. Empty for flat categories.
+    """
+    true_paths = [split_path(c, separator) for c in y_true]
+    pred_paths = [split_path(c, separator) for c in y_pred]
+    depth = max((len(p) for p in true_paths), default=0)
+    if depth < 2:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for d in range(1, depth):
+        truth = [separator.join(p[:d]) for p in true_paths]
+        guess = [separator.join(p[:d]) for p in pred_paths]
+        out[f"depth_{d}"] = _summary(truth, guess)
+    out["leaf"] = _summary(list(y_true), list(y_pred))
+    return out
+
+
+def _summary(y_true: list[str], y_pred: list[str]) -> dict[str, float]:
+    labels = sorted(set(y_true))
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro",
+                                       zero_division=0)),
+            "categories": len(labels)}
 
 
 def confusion(y_true: Sequence[str], y_pred: Sequence[str]) -> tuple[list[str], np.ndarray]:

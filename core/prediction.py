@@ -31,7 +31,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from core.taxonomy import DEFAULT_SEPARATOR, Taxonomy, back_off, is_path_taxonomy
+
 WORD_CACHE_SIZE = 1 << 16  # distinct words whose n-gram columns a process remembers
+# Up to this many classes, one name's probabilities are ranked on plain floats; above it, numpy
+# selects the top k by partial selection (np.argpartition) instead of sorting every class.
+FEW_CLASSES = 32
 _MISSING = -1  # the column of a term outside the vocabulary
 # 1 + log(tf), indexed by the term count tf, computed as scikit-learn computes it.
 _SUBLINEAR_TF = np.concatenate([[0.0], np.log(np.arange(1, 1024, dtype=np.float64)) + 1.0])
@@ -49,6 +54,12 @@ class CategoryPrediction:
     `decision` is AUTO when the confidence reaches the model version's auto-file threshold
     (core/thresholds.py) and the model knew at least one of the name's words or n-grams
     (`known`); otherwise REVIEW.
+
+    For a model whose categories are paths (core/taxonomy.py), `levels` gives each level of
+    the category's path, top first, with the probability mass of its subtree (the last is the
+    category itself), and `filed_under` the deepest of them whose confidence reaches the
+    auto-file threshold for its depth: the category itself when `decision` is AUTO, a parent
+    when only the parent is sure (back-off), None when no level is (or the name is unknown).
     """
 
     category: str
@@ -56,6 +67,8 @@ class CategoryPrediction:
     top_k: list[tuple[str, float]]
     decision: Decision = REVIEW
     known: bool = True
+    levels: list[tuple[str, float]] | None = None
+    filed_under: str | None = None
 
 
 def _plain_word_analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]] | None:
@@ -84,7 +97,9 @@ class _Block:
 
     def __init__(self, vec: TfidfVectorizer, offset: int) -> None:
         self.analyzer = _plain_word_analyzer(vec) or vec.build_analyzer()
-        self.terms = {term: offset + int(column) for term, column in vec.vocabulary_.items()}
+        # The first block's columns are its vocabulary's own: the dict is shared, not copied.
+        self.terms = (vec.vocabulary_ if offset == 0 else
+                      {term: offset + int(column) for term, column in vec.vocabulary_.items()})
         # char_wb pads and splits on whitespace and nothing else (no preprocessing, case folding,
         # accent stripping or decoding): a text's n-grams are its words' n-grams, word by word.
         self.word_wise = (vec.analyzer == "char_wb" and vec.preprocessor is None
@@ -144,10 +159,17 @@ class LeanLinearScorer:
         self.idf = np.concatenate(idf)
         self.n_features = offset
         classifier = steps["classifier"]
-        coef = np.asarray(classifier.coef_, dtype=np.float64)
-        if coef.shape[1] != offset:
+        if classifier.coef_.shape[1] != offset:
             raise TypeError("classifier width does not match the vectorizers")
-        self.coef_t = np.ascontiguousarray(coef.T)  # rows are features: gather hits cheaply
+        # Rows are features, so a name's hits are gathered cheaply. A sparse model (one with
+        # many categories: core/hierarchy.py) stays sparse, a dense one dense.
+        self.coef_t: np.ndarray | sp.csr_matrix
+        if sp.issparse(classifier.coef_):
+            self.coef_t = sp.csr_matrix(classifier.coef_.T)
+            self.coef_t.sort_indices()
+        else:
+            coef = np.asarray(classifier.coef_, dtype=np.float64)
+            self.coef_t = np.ascontiguousarray(coef.T)
         self.intercept = np.asarray(classifier.intercept_, dtype=np.float64)
         self.classes = [str(c) for c in classifier.classes_]
 
@@ -213,7 +235,26 @@ class LeanLinearScorer:
             segment = weights[start:start + length]
             segment /= math.sqrt(segment @ segment)
             start += length
-        return weights @ self.coef_t[index] + self.intercept, True
+        if isinstance(self.coef_t, np.ndarray):
+            return weights @ self.coef_t[index] + self.intercept, True
+        return self._sparse_scores(index, weights), True
+
+    def _sparse_scores(self, index: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """`weights @ coef_t[index]` for sparse coefficients, without scipy's per-call checks.
+
+        The hit rows' stored weights are gathered straight from the CSR arrays and summed per
+        output column by one bincount.
+        """
+        coef = self.coef_t
+        assert isinstance(coef, sp.csr_matrix)
+        starts = coef.indptr[index]
+        lengths = coef.indptr[index + 1] - starts
+        total = int(lengths.sum())
+        # Positions of every hit row's entries: each row's start, plus 0, 1, ... within it.
+        positions = np.arange(total) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        values = coef.data[positions] * np.repeat(weights, lengths)
+        return np.bincount(coef.indices[positions], weights=values,
+                           minlength=len(self.intercept)) + self.intercept
 
     def _tf(self, tf: np.ndarray) -> np.ndarray:
         if not self.sublinear:
@@ -233,7 +274,16 @@ class LeanLinearScorer:
         index, weights = self._weights(columns, counts, lengths)
         features = sp.csr_matrix((weights, index, np.array([0, *ends], dtype=np.intp)),
                                  shape=(len(names), self.n_features))
-        return np.asarray(features @ self.coef_t) + self.intercept, known
+        product = features @ self.coef_t
+        dense = product.toarray() if sp.issparse(product) else np.asarray(product)
+        return dense + self.intercept, known
+
+    def nbytes(self) -> int:
+        """Bytes held by this scorer's arrays (the term dicts are counted by `Classifier`)."""
+        coef = self.coef_t
+        held = (coef.data.nbytes + coef.indices.nbytes + coef.indptr.nbytes
+                if isinstance(coef, sp.csr_matrix) else coef.nbytes)
+        return int(held + self.idf.nbytes + self.intercept.nbytes)
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -290,6 +340,31 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
+def top_k_order(probabilities: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest probabilities, largest first, ties in class order.
+
+    The same as the first k of a stable argsort of the negated values, for one row or for
+    every row of a matrix. Partial selection (np.argpartition) finds the k in linear time and
+    only those k are sorted; a row with a tie across the k-th place is ranked exactly.
+    """
+    n = probabilities.shape[-1]
+    if k >= n:
+        return np.argsort(-probabilities, axis=-1, kind="stable")
+    if probabilities.ndim == 1:
+        kth = -np.partition(-probabilities, k - 1)[k - 1]
+        candidates = np.flatnonzero(probabilities >= kth)  # k of them, more with ties
+        order = np.argsort(-probabilities[candidates], kind="stable")[:k]
+        return candidates[order]
+    part = np.sort(np.argpartition(-probabilities, k - 1, axis=-1)[:, :k], axis=-1)
+    values = np.take_along_axis(probabilities, part, axis=-1)
+    order = np.take_along_axis(part, np.argsort(-values, axis=-1, kind="stable"), axis=-1)
+    kth = np.take_along_axis(probabilities, order[:, -1:], axis=-1)
+    tied = np.flatnonzero((probabilities >= kth).sum(axis=-1) > k)
+    for row in tied:  # rare: a tie across the k-th place
+        order[row] = top_k_order(probabilities[row], k)
+    return order
+
+
 class Classifier:
     """A loaded model version ready to categorize names.
 
@@ -297,10 +372,17 @@ class Classifier:
     softmax of the decision scores divided by it; the ranking never changes), and
     `auto_file_threshold` is the calibrated confidence from which a name is filed with no human
     look (None: nothing is).
+
+    For category paths, `separator` is what separates their levels (the model's own when it
+    stores one), and `level_thresholds` the auto-file threshold for each path depth (None at a
+    depth: nothing is filed there automatically; no list: `auto_file_threshold` at every
+    depth), from which `filed_under` is chosen.
     """
 
     def __init__(self, pipeline: Pipeline, *, name: str, version: int, top_k: int = 3,
-                 temperature: float = 1.0, auto_file_threshold: float | None = None) -> None:
+                 temperature: float = 1.0, auto_file_threshold: float | None = None,
+                 separator: str = DEFAULT_SEPARATOR,
+                 level_thresholds: Sequence[float | None] | None = None) -> None:
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, not {temperature}")
         self.pipeline = pipeline
@@ -310,20 +392,43 @@ class Classifier:
         self.temperature = float(temperature)
         self.auto_file_threshold = auto_file_threshold
         self.classes = [str(c) for c in pipeline.classes_]
+        classifier = pipeline[-1]
+        self.separator = str(getattr(classifier, "separator", separator))
+        # A hierarchical model scores its tree's nodes; this turns them into leaf log-probs.
+        self._leaf_log_proba: Callable[[np.ndarray], np.ndarray] | None = getattr(
+            classifier, "leaf_log_proba", None)
+        self.taxonomy = (Taxonomy(self.classes, self.separator)
+                         if self.classes == sorted(self.classes)
+                         and is_path_taxonomy(self.classes, self.separator) else None)
+        self.level_thresholds = list(level_thresholds) if level_thresholds is not None else None
         try:
             self.lean: LeanLinearScorer | None = LeanLinearScorer(pipeline)
         except (TypeError, KeyError, AttributeError):
             self.lean = None
-        if self.lean is not None and self.temperature != 1.0:
+        # The temperature divides the scores whose softmax is the probabilities: a flat model's
+        # decision scores (folded into its coefficients once), a hierarchical model's leaf
+        # log-probabilities (divided per call, after the tree's log-softmax).
+        if self.lean is not None and self.temperature != 1.0 and self._leaf_log_proba is None:
             self.lean.scaled(1.0 / self.temperature)
+
+    def _leaf_scores(self, scores: np.ndarray) -> np.ndarray:
+        if self._leaf_log_proba is None:
+            return scores
+        leaf = self._leaf_log_proba(scores)
+        return leaf / self.temperature if self.temperature != 1.0 else leaf
 
     def predict(self, name: str) -> CategoryPrediction:
         """Categorize one name."""
         if self.lean is not None:
             scores, known = self.lean.decision(name)
-            if len(scores) > 1:  # a few classes: plain floats beat numpy's per-call cost
+            scores = self._leaf_scores(scores)
+            if len(scores) == 1:
+                return self._ranked_values(_to_probabilities(scores).tolist(), known)
+            if len(scores) <= FEW_CLASSES:  # plain floats beat numpy's per-call cost
                 return self._ranked_values(_softmax_values(scores.tolist()), known)
-            return self._ranked_values(_to_probabilities(scores).tolist(), known)
+            probabilities = _softmax(scores)
+            order = top_k_order(probabilities, self.top_k).tolist()
+            return self._ranked(probabilities, order, known)
         return self.predict_batch([name])[0]
 
     def predict_batch(self, names: Sequence[str]) -> list[CategoryPrediction]:
@@ -332,15 +437,19 @@ class Classifier:
             return []
         with collector_paused():
             probabilities, known = self._batch_probabilities(list(names))
-            # Ranked for every row at once and read back as Python floats: numpy calls per row,
-            # on a handful of classes, cost more than the ranking itself.
-            orders = np.argsort(-probabilities, axis=1, kind="stable")[:, : self.top_k].tolist()
-            return [self._ranked(row, order, hit) for row, order, hit
-                    in zip(probabilities.tolist(), orders, known, strict=True)]
+            orders = top_k_order(probabilities, self.top_k).tolist()
+            # With a handful of classes, rows are read back as Python floats: numpy calls per
+            # row cost more than the ranking itself. With many, only the rows' top k are read.
+            rows: Sequence[Any] | np.ndarray = (
+                probabilities.tolist() if probabilities.shape[1] <= FEW_CLASSES
+                else probabilities)
+            return [self._ranked(row, order, hit)
+                    for row, order, hit in zip(rows, orders, known, strict=True)]
 
     def _batch_probabilities(self, names: list[str]) -> tuple[np.ndarray, list[bool]]:
         if self.lean is not None:
             decisions, known = self.lean.decisions(names)
+            decisions = self._leaf_scores(decisions)
             if decisions.shape[1] > 1:
                 return _softmax(decisions), known
             positive = 1.0 / (1.0 + np.exp(-decisions[:, 0]))
@@ -359,16 +468,75 @@ class Classifier:
         order = sorted(range(len(values)), key=values.__getitem__, reverse=True)[: self.top_k]
         return self._ranked(values, order, known)
 
-    def _ranked(self, probabilities: list[float], order: list[int],
+    def _ranked(self, probabilities: Sequence[float] | np.ndarray, order: list[int],
                 known: bool) -> CategoryPrediction:
-        top = [(self.classes[i], round(probabilities[i], 6)) for i in order]
+        top = [(self.classes[i], round(float(probabilities[i]), 6)) for i in order]
         confidence = top[0][1]
         # The shown (rounded) confidence is the one compared, so an answer never reads
         # "0.95, review" under a threshold of 0.95.
         threshold = self.auto_file_threshold
         decision = AUTO if known and threshold is not None and confidence >= threshold else REVIEW
-        return CategoryPrediction(category=top[0][0], confidence=confidence, top_k=top,
-                                  decision=decision, known=known)
+        if self.taxonomy is None:
+            return CategoryPrediction(category=top[0][0], confidence=confidence, top_k=top,
+                                      decision=decision, known=known)
+        levels = self.taxonomy.levels(order[0], probabilities)
+        filed = back_off(levels, self._thresholds()) if known else None
+        return CategoryPrediction(
+            category=top[0][0], confidence=confidence, top_k=top, decision=decision,
+            known=known, levels=[(level.category, level.confidence) for level in levels],
+            filed_under=None if filed is None else filed.category)
+
+    def _thresholds(self) -> list[float | None] | None:
+        if self.level_thresholds is not None:
+            return self.level_thresholds
+        if self.auto_file_threshold is None:
+            return None
+        return [self.auto_file_threshold]  # the same threshold at every depth
+
+    def nbytes(self) -> int:
+        """About how many bytes this loaded version holds: coefficients, vocabularies, caches.
+
+        Counted: the pipeline's and the lean path's numeric arrays, and the vocabularies'
+        dicts and strings (sys.getsizeof of each dict, key and value). Not counted: the
+        per-word cache, bounded by WORD_CACHE_SIZE words.
+        """
+        import sys
+
+        seen: set[int] = set()
+        total = 0
+
+        def count_array(value: Any) -> None:
+            nonlocal total
+            if id(value) in seen:
+                return
+            seen.add(id(value))
+            if sp.issparse(value):
+                total += value.data.nbytes + value.indices.nbytes + value.indptr.nbytes
+            elif isinstance(value, np.ndarray) and value.dtype != object:
+                total += value.nbytes
+
+        def count_terms(terms: dict[str, int]) -> None:
+            nonlocal total
+            if id(terms) in seen:
+                return
+            seen.add(id(terms))
+            total += sys.getsizeof(terms) + sum(map(sys.getsizeof, terms))
+            total += sum(map(sys.getsizeof, terms.values()))
+
+        for _, step in self.pipeline.steps:
+            estimators = ([t for _, t in step.transformer_list]
+                          if isinstance(step, FeatureUnion) else [step])
+            for estimator in estimators:
+                for value in vars(estimator).values():
+                    count_array(value)
+                if isinstance(getattr(estimator, "vocabulary_", None), dict):
+                    count_terms(estimator.vocabulary_)
+        if self.lean is not None:
+            for value in (self.lean.coef_t, self.lean.idf, self.lean.intercept):
+                count_array(value)
+            for block in self.lean.blocks:
+                count_terms(block.terms)
+        return total
 
     def describe(self) -> dict[str, Any]:
         return {"model_name": self.name, "model_version": self.version,

@@ -38,7 +38,13 @@ _RUNTIME_PACKAGES = ("scikit-learn", "numpy", "scipy", "nltk", "stop-words", "sk
 # tampered artifact cannot run code. Our own transformer is the one type skops must be told of.
 # The random-forest baseline's trees are sklearn's own Tree type (skops flags it because a crafted
 # one can crash predict; ours come only from our own registry).
-TRUSTED_TYPES = ["core.preprocessing.ProductNameNormalizer", "sklearn.tree._tree.Tree"]
+TRUSTED_TYPES = ["core.preprocessing.ProductNameNormalizer", "sklearn.tree._tree.Tree",
+                 "core.models.CompactTfidfVectorizer", "core.hierarchy.LocalClassifiers",
+                 "scipy.sparse._csr.csr_matrix"]
+# With more categories than these, per-category metrics stay in evaluation/metrics.json only
+# (MLflow would get three metrics per category) and no confusion-matrix figure is drawn.
+MAX_CATEGORY_METRICS = 50
+MAX_CONFUSION_CATEGORIES = 30
 
 
 class RegistryError(RuntimeError):
@@ -215,16 +221,24 @@ class Registry:
                 "cv_macro_f1": result.cv_macro_f1,
                 "training_seconds": result.seconds,
             })
-            per_category = {}
-            for category, values in metrics["per_category"].items():
-                key = _metric_key(category)
-                for stat in ("precision", "recall", "f1"):
-                    per_category[f"{stat}_{key}"] = values[stat]
-            mlflow.log_metrics(per_category)
+            mlflow.log_params({"model_family": result.family, "selection": result.selection,
+                               "n_categories": len(catalog.category_counts)})
+            # Per level of category paths: macro_f1_depth_1, macro_f1_depth_2, macro_f1_leaf.
+            mlflow.log_metrics({f"{stat}_{level}": values[stat]
+                                for level, values in metrics.get("levels", {}).items()
+                                for stat in ("macro_f1", "accuracy")})
+            if len(metrics["per_category"]) <= MAX_CATEGORY_METRICS:
+                per_category = {}
+                for category, values in metrics["per_category"].items():
+                    key = _metric_key(category)
+                    for stat in ("precision", "recall", "f1"):
+                        per_category[f"{stat}_{key}"] = values[stat]
+                mlflow.log_metrics(per_category)
             mlflow.log_dict(metrics, "evaluation/metrics.json")
             mlflow.log_text(_split_csv(result.test_names, result.test_categories),
                             "evaluation/test_split.csv")
-            mlflow.log_figure(_confusion_figure(result), "evaluation/confusion_matrix.png")
+            if len(metrics["per_category"]) <= MAX_CONFUSION_CATEGORIES:
+                mlflow.log_figure(_confusion_figure(result), "evaluation/confusion_matrix.png")
             info = mlflow.sklearn.log_model(
                 result.model, name="model", pip_requirements=_pip_requirements(),
                 serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,

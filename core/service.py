@@ -45,6 +45,7 @@ class TrainingOutcome:
     champion_macro_f1: float | None
     p_value: float | None
     seconds: float
+    family: str = "flat"  # the model family training used (core.models.choose_family)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +83,8 @@ def train_and_register(
             raise ValueError("give a catalog or a source to load one from")
         stage("loading data")
         catalog = load_catalog(source, table=table, query=query)
-    params = params or TrainParams(prior_weight=settings.prior_weight)
+    params = params or TrainParams(prior_weight=settings.prior_weight,
+                                   separator=settings.category_separator)
     result = train(catalog=catalog, params=params, on_stage=stage)
     stage("logging to MLflow")
     run_id, version = registry.log_run(result=result, catalog=catalog, params=params, tags=tags)
@@ -101,5 +103,5 @@ def train_and_register(
         rows=len(catalog), metrics=result.metrics, best_params=result.best_params,
         cv_macro_f1=result.cv_macro_f1, champion_version=decision.champion_version,
         champion_macro_f1=decision.champion_macro_f1, p_value=decision.p_value,
-        seconds=result.seconds,
+        seconds=result.seconds, family=result.family,
     )

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from core.data import SAMPLE_CATALOG, Catalog, check_trainable, duplicate_key, load_catalog
-from core.evaluation import score
-from core.models import ModelFamily, PreprocessingOptions, search_space
+from core.data import (
+    SAMPLE_CATALOG,
+    Catalog,
+    CatalogError,
+    check_trainable,
+    duplicate_key,
+    load_catalog,
+)
+from core.evaluation import level_scores, score
+from core.models import ModelFamily, PreprocessingOptions, choose_family, search_space
+from core.taxonomy import DEFAULT_SEPARATOR, PathError, canonical_categories
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +46,12 @@ class TrainParams:
     # Weight of each row of the built-in sample catalog, added to the training rows of a linear
     # model as a vocabulary prior (0 turns it off). See `prior_rows`.
     prior_weight: float = 0.1
+    # What separates the levels of a category path (CATEGORY_SEPARATOR).
+    separator: str = DEFAULT_SEPARATOR
+    # Above this many training rows, selection scores each candidate on one grouped holdout
+    # (1 / cv_folds of the rows) instead of cv_folds folds: a fifth of the fits where each fit
+    # is long, and the holdout is then thousands of rows, plenty to rank a few candidates.
+    cv_max_rows: int = 20_000
 
     def as_dict(self) -> dict[str, Any]:
         flat = {k: v for k, v in self.__dict__.items() if k != "preprocessing"}
@@ -57,6 +72,8 @@ class TrainResult:
     n_train: int
     seconds: float
     n_prior: int = 0  # built-in sample rows added to the training rows (see prior_rows)
+    family: str = "flat"  # the family "linear" resolved to (core.models.choose_family)
+    selection: str = "cv"  # "cv": cv_folds folds; "holdout": one fold (see TrainParams)
 
 
 def duplicate_groups(names: list[str]) -> np.ndarray:
@@ -109,6 +126,7 @@ class Selection:
     best_params: dict[str, Any]
     cv_macro_f1: float
     splits: list[tuple[np.ndarray, np.ndarray]]  # the inner CV's (train, test) over x_train
+    holdout: bool = False  # True when selection used one of the folds only
 
 
 def select(
@@ -122,16 +140,20 @@ def select(
     cv_folds: int,
     seed: int,
     n_jobs: int,
+    cv_max_rows: int | None = None,
 ) -> Selection:
     """Grid-search by grouped, stratified CV on macro-F1, then refit the best on all the rows.
 
     Selection runs on the catalog's own rows; the prior rows (weighted `prior_weight`) join the
     final fit only. So no prior row is ever scored, and the selection fits stay the size of the
     store's catalog: with the prior in every fit, selection took three times as long for no
-    better model (BENCHMARKS.md, "Model quality").
+    better model (BENCHMARKS.md, "Model quality"). Above `cv_max_rows` rows, only the first of
+    the folds is used, as one grouped holdout.
     """
-    inner = StratifiedGroupKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
-    splits = list(inner.split(x_train, y_train, duplicate_groups(x_train)))
+    splits = grouped_folds(x_train, y_train, n_splits=cv_folds, seed=seed, large=cv_max_rows)
+    holdout = cv_max_rows is not None and len(x_train) > cv_max_rows
+    if holdout:
+        splits = splits[:1]
     search = GridSearchCV(pipeline, grid, scoring="f1_macro", cv=splits, n_jobs=n_jobs,
                           refit=False, error_score="raise")
     # These fits are small: one BLAS thread each is faster than several fighting over 2 cores.
@@ -140,24 +162,52 @@ def select(
         model = fit_with_prior(clone(pipeline).set_params(**search.best_params_),
                                x_train, y_train, prior=prior, prior_weight=prior_weight)
     return Selection(model=model, best_params=dict(search.best_params_),
-                     cv_macro_f1=float(search.best_score_), splits=splits)
+                     cv_macro_f1=float(search.best_score_), splits=splits, holdout=holdout)
+
+
+def grouped_folds(names: list[str], categories: list[str], *, n_splits: int, seed: int,
+                  large: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds that never split a group of duplicate names.
+
+    Up to `large` rows: scikit-learn's StratifiedGroupKFold, which balances every fold's
+    category mix group by group. Its cost grows with groups times categories (15 s for one
+    split of 15,000 rows in 300 categories, minutes at 1,000), so above `large` rows the
+    groups are stratified instead, each by its first row's category (StratifiedKFold over
+    groups): the same guarantee that no name straddles a split, in milliseconds.
+    """
+    groups = duplicate_groups(names)
+    if large is None or len(names) <= large:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return list(splitter.split(names, categories, groups))
+    _, first = np.unique(groups, return_index=True)
+    labels = np.asarray(categories, dtype=object)[first]
+    rows = np.arange(len(names))
+    folds = []
+    with warnings.catch_warnings():
+        # A category with fewer groups than folds is simply missing from some test folds.
+        warnings.filterwarnings("ignore", message="The least populated class",
+                                category=UserWarning)
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        for _, test_groups in splitter.split(np.zeros(len(labels)), labels):
+            test = np.isin(groups, test_groups)
+            folds.append((rows[~test], rows[test]))
+    return folds
 
 
 def split_holdout(
-    catalog: Catalog, *, test_size: float, seed: int
+    catalog: Catalog, *, test_size: float, seed: int, large: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified, duplicate-grouped train/test indices."""
+    """Stratified, duplicate-grouped train/test indices (`grouped_folds`' first fold)."""
     n_splits = max(2, round(1 / test_size))
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    groups = duplicate_groups(catalog.names)
-    train_idx, test_idx = next(splitter.split(catalog.names, catalog.categories, groups))
-    return train_idx, test_idx
+    return grouped_folds(catalog.names, catalog.categories, n_splits=n_splits, seed=seed,
+                         large=large)[0]
 
 
 def check_catalog(catalog: Catalog, params: TrainParams | None = None, *,
                   name_categories: bool = False) -> None:
     """Refuse, with the reason, a catalog that `train` could not split and select on."""
     params = params or TrainParams()
+    catalog = with_canonical_paths(catalog, separator=params.separator)
     check_trainable(catalog, min_per_category=max(params.min_per_category, params.cv_folds),
                     name_categories=name_categories)
 
@@ -168,27 +218,35 @@ def train(
     """Select a model by grouped, stratified cross-validation on macro-F1 and score it held-out."""
     stage = on_stage or (lambda _stage: None)
     started = time.perf_counter()
+    catalog = with_canonical_paths(catalog, separator=params.separator)
     check_catalog(catalog, params)
 
     stage("splitting")
     names = np.array(catalog.names, dtype=object)
     categories = np.array(catalog.categories, dtype=object)
-    train_idx, test_idx = split_holdout(catalog, test_size=params.test_size, seed=params.seed)
+    train_idx, test_idx = split_holdout(catalog, test_size=params.test_size, seed=params.seed,
+                                        large=params.cv_max_rows)
     x_train, y_train = names[train_idx].tolist(), categories[train_idx].tolist()
     x_test, y_test = names[test_idx].tolist(), categories[test_idx].tolist()
 
     stage("selecting")
-    pipeline, grid = search_space(params.family, params.preprocessing, seed=params.seed)
-    use_prior = params.family == "linear" and params.prior_weight > 0
+    family = choose_family(params.family, catalog.categories, separator=params.separator)
+    pipeline, grid = search_space(family, params.preprocessing, seed=params.seed,
+                                  separator=params.separator)
+    use_prior = family == "flat" and params.prior_weight > 0
     prior = prior_rows(catalog) if use_prior else ([], [])
     selection = select(pipeline, grid, x_train, y_train, prior=prior,
                        prior_weight=params.prior_weight, cv_folds=params.cv_folds,
-                       seed=params.seed, n_jobs=params.n_jobs)
+                       seed=params.seed, n_jobs=params.n_jobs, cv_max_rows=params.cv_max_rows)
     model = selection.model
     logger.info("selected %s (cv macro-F1 %.4f)", selection.best_params, selection.cv_macro_f1)
 
     stage("evaluating")
-    metrics = score(y_test, model.predict(x_test).tolist())
+    predicted = model.predict(x_test).tolist()
+    metrics = score(y_test, predicted)
+    levels = level_scores(y_test, predicted, separator=params.separator)
+    if levels:
+        metrics["levels"] = levels
     return TrainResult(
         model=model,
         test_names=x_test,
@@ -199,4 +257,19 @@ def train(
         n_train=len(x_train),
         n_prior=len(prior[0]),
         seconds=time.perf_counter() - started,
+        family=family,
+        selection="holdout" if selection.holdout else "cv",
     )
+
+
+def with_canonical_paths(catalog: Catalog, *, separator: str) -> Catalog:
+    """The catalog with its category paths checked and written one way (core/taxonomy.py)."""
+    try:
+        categories = canonical_categories(catalog.categories, separator)
+    except PathError as exc:
+        where = (f" (data row {exc.position + 1}: {catalog.names[exc.position]!r})"
+                 if exc.position is not None else "")
+        raise CatalogError(catalog.source, f"{exc}{where}") from None
+    if categories == catalog.categories:
+        return catalog
+    return replace(catalog, categories=categories)

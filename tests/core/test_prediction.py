@@ -9,7 +9,14 @@ from sklearn.pipeline import Pipeline
 
 from core.data import Catalog
 from core.models import linear_pipeline
-from core.prediction import Classifier, _plain_word_analyzer, _words_and_pairs
+from core.prediction import (
+    FEW_CLASSES,
+    Classifier,
+    _plain_word_analyzer,
+    _words_and_pairs,
+    top_k_order,
+)
+from core.training import TrainResult
 
 # Names the catalog never saw: unknown words, nothing left after normalization, odd characters.
 ODD_NAMES = ["", "   ", "¿¡!?", "zzqx wvvk", "ÑANDÚ 1/2\"", "_x000D_", "tubo " * 200]
@@ -223,3 +230,121 @@ def test_baseline_path_calibrates_without_changing_categories(
         baseline_model.predict_proba(names).max(axis=1), abs=1e-6)
     # A temperature above 1 flattens: no confidence rises.
     assert all(a.confidence <= b.confidence + 1e-9 for a, b in zip(after, before, strict=True))
+
+# -- many categories and category paths ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def path_classifier(path_result: TrainResult) -> Classifier:
+    return Classifier(path_result.model, name="paths", version=1, top_k=5,
+                      level_thresholds=[0.9, 0.9])
+
+
+def test_top_k_by_partial_selection_is_a_stable_sort() -> None:
+    rng = np.random.default_rng(0)
+    for k in (1, 3, 10, 60):
+        values = np.round(rng.random((20, 50)), 1)  # many ties
+        expected = np.argsort(-values, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(top_k_order(values, k), expected)
+        np.testing.assert_array_equal(top_k_order(values[3], k), expected[3])
+
+
+def test_the_lean_path_serves_a_hierarchical_model_as_its_pipeline(
+        path_classifier: Classifier, path_result: TrainResult, sample_catalog: Catalog) -> None:
+    assert path_classifier.lean is not None
+    assert len(path_classifier.classes) > FEW_CLASSES
+    names = [*sample_catalog.names[::7], *ODD_NAMES]
+    probabilities = path_result.model.predict_proba(names)
+    predicted = path_result.model.predict(names)
+    for name, row, category in zip(names, probabilities, predicted, strict=True):
+        prediction = path_classifier.predict(name)
+        assert prediction.category == category
+        assert prediction.confidence == pytest.approx(row.max(), abs=1e-6)
+        assert [c for c, _ in prediction.top_k] == [
+            path_classifier.classes[i] for i in np.argsort(-row, kind="stable")[:5]]
+
+
+def test_every_level_is_the_mass_of_its_subtree(path_classifier: Classifier,
+                                                path_result: TrainResult) -> None:
+    names = path_result.test_names[:60]
+    probabilities = path_result.model.predict_proba(names)
+    classes = path_classifier.classes
+    for name, row in zip(names, probabilities, strict=True):
+        prediction = path_classifier.predict(name)
+        assert prediction.levels is not None
+        (top, top_mass), (leaf, leaf_mass) = prediction.levels
+        assert (leaf, leaf_mass) == (prediction.category, prediction.confidence)
+        assert leaf.startswith(top + " > ")
+        expected = sum(p for c, p in zip(classes, row, strict=True) if c.startswith(top + " > "))
+        assert top_mass == pytest.approx(expected, abs=2e-6)
+        assert top_mass >= leaf_mass
+
+
+def test_filed_under_backs_off_to_the_sure_level(path_classifier: Classifier,
+                                                 path_result: TrainResult) -> None:
+    seen = set()
+    for name in path_result.test_names:
+        prediction = path_classifier.predict(name)
+        assert prediction.levels is not None
+        (top, top_mass), (leaf, leaf_mass) = prediction.levels
+        if leaf_mass >= 0.9:
+            assert prediction.filed_under == leaf
+            seen.add("leaf")
+        elif top_mass >= 0.9:
+            assert prediction.filed_under == top
+            seen.add("parent")
+        else:
+            assert prediction.filed_under is None
+            seen.add("review")
+    assert seen == {"leaf", "parent", "review"}  # the test data has all three cases
+
+
+def test_without_a_threshold_nothing_is_filed(path_result: TrainResult) -> None:
+    classifier = Classifier(path_result.model, name="paths", version=1)
+    prediction = classifier.predict(path_result.test_names[0])
+    assert prediction.levels is not None
+    assert prediction.filed_under is None
+
+
+def test_predict_batch_equals_predict_with_paths(path_classifier: Classifier,
+                                                 path_result: TrainResult) -> None:
+    names = [*path_result.test_names[:80], *ODD_NAMES]
+    batch = path_classifier.predict_batch(names)
+    for name, from_batch in zip(names, batch, strict=True):
+        one = path_classifier.predict(name)
+        assert from_batch.category == one.category
+        assert from_batch.filed_under == one.filed_under
+        assert [c for c, _ in from_batch.top_k] == [c for c, _ in one.top_k]
+        assert [s for _, s in from_batch.top_k] == pytest.approx([s for _, s in one.top_k],
+                                                                 abs=1e-6)
+        assert [c for c, _ in from_batch.levels or []] == [c for c, _ in one.levels or []]
+
+
+def test_flat_models_carry_no_levels(classifier: Classifier) -> None:
+    prediction = classifier.predict("tubo pvc")
+    assert prediction.levels is None
+    assert prediction.filed_under is None
+
+
+def test_a_loaded_version_reports_its_memory(classifier: Classifier,
+                                             path_classifier: Classifier) -> None:
+    for loaded in (classifier, path_classifier):
+        assert loaded.lean is not None
+        coefficients = loaded.lean.nbytes()
+        # At least the coefficients twice (the pipeline's and the lean path's) or, for a sparse
+        # model, its arrays, plus the vocabularies' dicts: more than the arrays alone.
+        assert loaded.nbytes() > coefficients > 0
+
+
+def test_a_temperature_divides_a_hierarchical_model_s_leaf_log_probabilities(
+        path_result: TrainResult) -> None:
+    from scipy.special import softmax
+
+    names = path_result.test_names[:40]
+    warm = Classifier(path_result.model, name="paths", version=1, top_k=3, temperature=2.5)
+    model = path_result.model
+    expected = softmax(model[-1].decision_function(model[:-1].transform(names)) / 2.5, axis=1)
+    for name, row, batch in zip(names, expected, warm.predict_batch(names), strict=True):
+        one = warm.predict(name)
+        assert one.confidence == pytest.approx(row.max(), abs=1e-6)
+        assert batch.confidence == pytest.approx(row.max(), abs=1e-6)
+        assert one.category == model.classes_[row.argmax()]

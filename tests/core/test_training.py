@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from core.data import Catalog, CatalogError, duplicate_key
 from core.evaluation import score
+from core.hierarchy import LocalClassifiers
 from core.models import search_space
 from core.training import (
     TrainParams,
     TrainResult,
     duplicate_groups,
+    grouped_folds,
     prior_rows,
     select,
     split_holdout,
@@ -184,3 +187,73 @@ def test_the_prior_teaches_words_the_store_never_used(sample_catalog: Catalog) -
     assert "tinaco" not in vocabulary(without)
     assert with_prior.model.predict(["Tinaco 1100 L"]).tolist() == ["Plomería"]
     assert with_prior.metrics["n"] == without.metrics["n"]  # the same held-out store rows
+
+
+# -- category paths and many categories ---------------------------------------------------------
+
+def test_a_many_category_taxonomy_trains_parent_by_parent(
+        path_catalog: Catalog, path_result: TrainResult) -> None:
+    assert len(set(path_catalog.categories)) == 39
+    assert path_result.family == "hierarchical"
+    assert isinstance(path_result.model[-1], LocalClassifiers)
+    levels = path_result.metrics["levels"]
+    assert set(levels) == {"depth_1", "leaf"}
+    assert levels["depth_1"]["categories"] == 6
+    # The top level is easier than the leaf, and both are learnt (chance is 1/6 and 1/39).
+    assert levels["depth_1"]["accuracy"] >= levels["leaf"]["accuracy"] > 0.6
+    assert levels["leaf"]["macro_f1"] == path_result.metrics["macro_f1"]
+
+
+def test_paths_are_trained_in_one_spelling(sample_catalog: Catalog) -> None:
+    part = subsample(sample_catalog, per_category=15, seed=2)
+    messy = [f"Todo>{c}" if i % 2 else f"  Todo  >  {c} " for i, c in enumerate(part.categories)]
+    catalog = Catalog(names=part.names, categories=messy, source="messy")
+    result = train(catalog=catalog, params=TrainParams(cv_folds=3))
+    assert set(result.model.classes_) == {f"Todo > {c}" for c in set(part.categories)}
+    assert set(result.metrics["levels"]) == {"depth_1", "leaf"}
+
+
+@pytest.mark.parametrize(("bad", "problem"), [
+    ("Herramientas >  > Taladros", "empty level"),
+    ("Herramientas", "used both as a category and as the parent"),
+])
+def test_bad_paths_are_refused_with_the_row_named(sample_catalog: Catalog, bad: str,
+                                                  problem: str) -> None:
+    part = subsample(sample_catalog, per_category=10, seed=3)
+    categories = [f"Herramientas > {c}" for c in part.categories]
+    categories[7] = bad
+    catalog = Catalog(names=part.names, categories=categories, source="paths.csv")
+    with pytest.raises(CatalogError, match=problem) as caught:
+        train(catalog=catalog, params=TrainParams(cv_folds=3))
+    assert str(caught.value).startswith("paths.csv: ")
+    if problem == "empty level":
+        assert f"data row 8: {part.names[7]!r}" in str(caught.value)
+
+
+def test_large_catalogs_select_on_one_grouped_holdout(sample_catalog: Catalog) -> None:
+    x, y = sample_catalog.names, sample_catalog.categories
+    pipeline, grid = search_space("linear")
+    selection = select(pipeline, {"classifier__C": [10.0]}, x, y, cv_folds=5, seed=0, n_jobs=1,
+                       cv_max_rows=1000)
+    assert selection.holdout
+    assert len(selection.splits) == 1
+    train_idx, test_idx = selection.splits[0]
+    assert abs(len(test_idx) - len(x) / 5) < len(x) / 20
+    groups = duplicate_groups(x)
+    assert not set(groups[train_idx]) & set(groups[test_idx])
+
+
+def test_grouped_folds_above_the_size_keep_duplicates_together_and_every_row_once(
+        sample_catalog: Catalog) -> None:
+    names = [*sample_catalog.names, *(n.upper() for n in sample_catalog.names[:300])]
+    categories = [*sample_catalog.categories, *sample_catalog.categories[:300]]
+    folds = grouped_folds(names, categories, n_splits=5, seed=1, large=100)
+    groups = duplicate_groups(names)
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(names)))
+    for train_idx, test_idx in folds:
+        assert not set(groups[train_idx]) & set(groups[test_idx])
+        # Stratified: every category's share of a test fold is near its share overall.
+        share = Counter(np.asarray(categories)[test_idx])
+        for category, count in Counter(categories).items():
+            assert share[category] / len(test_idx) == pytest.approx(count / len(names), abs=0.05)

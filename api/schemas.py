@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -120,6 +120,11 @@ class CategoryPrediction(TypedDict):
     top_k: list[CategoryScore]
     decision: Decision
     known: bool
+    # Only for a model whose categories are paths (`A > B > C`): each level of the path, top
+    # first, with the probability mass of its subtree; and the deepest level sure enough to be
+    # filed with no human look (the category itself when `decision` is "auto"), or null.
+    levels: NotRequired[list[CategoryScore]]
+    filed_under: NotRequired[str | None]
 
 
 class InferenceResponse(TypedDict):
@@ -167,6 +172,9 @@ class BatchResultItem(BaseModel):
     known: bool | None = Field(default=None, description="false when the model knew none of "
                                                          "the name's words or n-grams")
     top_k: list[CategoryScorePublic] = Field(default_factory=list)
+    filed_under: str | None = Field(
+        default=None, description="category paths only: the deepest level of the category's "
+                                  "path sure enough to be filed with no human look")
     error: str | None
 
 

@@ -254,7 +254,8 @@ def _categorize_rows(classifier: Classifier, rows: list[InputRow]) -> list[RowRe
                 results[i] = RowResult(None, None, f"prediction failed: {exc.__class__.__name__}")
                 continue
         results[i] = RowResult(prediction.category, prediction.confidence, None,
-                               prediction.decision, prediction.top_k, prediction.known)
+                               prediction.decision, prediction.top_k, prediction.known,
+                               prediction.filed_under)
     return results
 
 
@@ -265,7 +266,8 @@ def neutralise(cell: Any) -> Any:
     return cell
 
 
-CSV_COLUMNS = ["row", "id", "name", "category", "confidence", "decision", "known", "error"]
+CSV_COLUMNS = ["row", "id", "name", "category", "confidence", "decision", "known", "filed_under",
+               "error"]
 
 
 def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
@@ -277,7 +279,7 @@ def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
         writer.writerow([row.row, neutralise(row.id), neutralise(row.name),
                          neutralise(row.category), "" if row.confidence is None else row.confidence,
                          row.decision or "", "" if row.known is None else str(row.known).lower(),
-                         neutralise(row.error)])
+                         neutralise(row.filed_under or ""), neutralise(row.error)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

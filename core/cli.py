@@ -67,19 +67,26 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
-    from core.evaluation import score
-    from core.prediction import Classifier
+    from core.evaluation import level_scores, score
+    from core.serving import classifier_for
+    from core.training import with_canonical_paths
 
-    catalog = load_catalog(args.data)
     loaded = registry.load(args.model)
-    classifier = Classifier(loaded.pipeline, name=loaded.name, version=loaded.version)
+    catalog = with_canonical_paths(load_catalog(args.data), separator=loaded.separator)
+    classifier = classifier_for(loaded)
     predicted = [p.category for p in classifier.predict_batch(catalog.names)]
     metrics = {"model_version": loaded.version, **score(catalog.categories, predicted)}
+    levels = level_scores(catalog.categories, predicted, separator=loaded.separator)
+    if levels:
+        metrics["levels"] = levels
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False, indent=2))
     else:
         print(f"v{loaded.version} on {metrics['n']} rows: accuracy {metrics['accuracy']:.4f}, "
               f"macro-F1 {metrics['macro_f1']:.4f}")
+        for level, values in levels.items():
+            print(f"  {level:8s} ({values['categories']} categories): accuracy "
+                  f"{values['accuracy']:.4f}, macro-F1 {values['macro_f1']:.4f}")
         for category, values in metrics["per_category"].items():
             print(f"  {category:28s} P {values['precision']:.3f} R {values['recall']:.3f} "
                   f"F1 {values['f1']:.3f} n={values['support']}")
@@ -98,7 +105,11 @@ def cmd_predict(args: argparse.Namespace, settings: Settings, registry: Registry
     if args.json:
         print(json.dumps([{"name": n, "category": p.category, "confidence": p.confidence,
                            "top_k": [{"category": c, "confidence": s} for c, s in p.top_k],
-                           "decision": p.decision, "known": p.known}
+                           "decision": p.decision, "known": p.known,
+                           **({} if p.levels is None else {
+                               "levels": [{"category": c, "confidence": s}
+                                          for c, s in p.levels],
+                               "filed_under": p.filed_under})}
                           for n, p in results], ensure_ascii=False, indent=2))
     else:
         for name, prediction in results:
@@ -126,7 +137,7 @@ def _predict_file(args: argparse.Namespace, settings: Settings, classifier: Any)
                 yield ResultRow(row=row, id=given.id, name=given.name, category=result.category,
                                 confidence=result.confidence, error=result.error,
                                 decision=result.decision, top_k=result.top_k or [],
-                                known=result.known)
+                                known=result.known, filed_under=result.filed_under)
                 row += 1
 
     try:

@@ -153,6 +153,7 @@ class RowResult(NamedTuple):
     decision: str | None = None  # "auto" | "review"; None for a row in error
     top_k: list[tuple[str, float]] | None = None
     known: bool | None = None
+    filed_under: str | None = None  # category paths: the deepest level sure to be filed
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class ResultRow:
     decision: str | None = None
     top_k: list[tuple[str, float]] = field(default_factory=list)
     known: bool | None = None
+    filed_under: str | None = None
 
 
 def _now() -> dt.datetime:
@@ -559,7 +561,7 @@ class JobStore:
                                     confidence=result.confidence, error=result.error,
                                     decision=result.decision,
                                     top_k=[(c, s) for c, s in result.top_k or ()],
-                                    known=result.known)
+                                    known=result.known, filed_under=result.filed_under)
 
     def decision_counts(self, job_id: str) -> dict[str, Any]:
         """How many of a batch's rows were filed, wait for review or failed, in all and per

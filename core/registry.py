@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 
 from core.data import Catalog
 from core.evaluation import confusion, mcnemar_p_value, score
+from core.taxonomy import DEFAULT_SEPARATOR
 from core.training import TrainParams, TrainResult
 
 logger = logging.getLogger(__name__)
@@ -113,10 +114,13 @@ class LoadedModel:
     # calibration existed serves its raw confidences and files nothing automatically.
     temperature: float = 1.0
     auto_file_threshold: float | None = None
+    # What separated category path levels when the version was trained (tag SEPARATOR_TAG).
+    separator: str = DEFAULT_SEPARATOR
 
 
 TEMPERATURE_TAG = "temperature"
 REFERENCE_PROFILE = "monitoring/reference_profile.json"  # core/drift.py, at training
+SEPARATOR_TAG = "category_separator"
 THRESHOLD_TAG = "auto_file_threshold"  # a number, or "none" when no threshold qualified
 
 
@@ -252,6 +256,8 @@ class Registry:
             self.client.set_model_version_tag(
                 self.model_name, version.version, "macro_f1", f"{metrics['macro_f1']:.6f}"
             )
+            self.client.set_model_version_tag(self.model_name, version.version,
+                                              SEPARATOR_TAG, params.separator)
             mlflow.log_metric("logging_seconds", time.perf_counter() - started)
         return run.info.run_id, int(version.version)
 
@@ -424,7 +430,8 @@ class Registry:
             pipeline = mlflow.sklearn.load_model(local)
         return LoadedModel(name=self.model_name, version=version, pipeline=pipeline,
                            temperature=float(tags.get(TEMPERATURE_TAG, 1.0)),
-                           auto_file_threshold=_threshold_from_tag(tags.get(THRESHOLD_TAG)))
+                           auto_file_threshold=_threshold_from_tag(tags.get(THRESHOLD_TAG)),
+                           separator=tags.get(SEPARATOR_TAG, DEFAULT_SEPARATOR))
 
     def calibration(self, version: int) -> tuple[float, float | None]:
         """The temperature and auto-file threshold a version is served with (its tags)."""

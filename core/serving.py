@@ -17,7 +17,8 @@ def classifier_for(loaded: LoadedModel, *, top_k: int = 3) -> Classifier:
     """A loaded version ready to serve, with the calibration and threshold stored with it."""
     return Classifier(loaded.pipeline, name=loaded.name, version=loaded.version, top_k=top_k,
                       temperature=loaded.temperature,
-                      auto_file_threshold=loaded.auto_file_threshold)
+                      auto_file_threshold=loaded.auto_file_threshold,
+                      separator=loaded.separator)
 
 
 class ChampionHolder:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from api.deps import get_classifier, get_state
-from api.schemas import INFERENCE_RESPONSE, InferenceRequest, InferenceResponse, problems
+from api.schemas import (
+    INFERENCE_RESPONSE,
+    CategoryPrediction,
+    InferenceRequest,
+    InferenceResponse,
+    problems,
+)
 from api.uploads import json_body
 from core import metrics
 from core.batch import check_name
+from core.prediction import CategoryPrediction as Prediction
 
 router = APIRouter(tags=["inference"])
 
@@ -49,13 +56,20 @@ async def categorize(request: Request) -> Response:
                   for p in predictions])
     answer: InferenceResponse = {
         "categories": [p.category for p in predictions],
-        "predictions": [
-            {"name": name, "category": p.category, "confidence": p.confidence,
-             "top_k": [{"category": c, "confidence": s} for c, s in p.top_k],
-             "decision": p.decision, "known": p.known}
-            for name, p in zip(body.product_list, predictions, strict=True)
-        ],
+        "predictions": [_public(name, p)
+                        for name, p in zip(body.product_list, predictions, strict=True)],
         "model_name": classifier.name,
         "model_version": classifier.version,
     }
     return Response(INFERENCE_RESPONSE.dump_json(answer), media_type="application/json")
+
+
+def _public(name: str, p: Prediction) -> CategoryPrediction:
+    item: CategoryPrediction = {
+        "name": name, "category": p.category, "confidence": p.confidence,
+        "top_k": [{"category": c, "confidence": s} for c, s in p.top_k],
+        "decision": p.decision, "known": p.known}
+    if p.levels is not None:  # a model of category paths
+        item["levels"] = [{"category": c, "confidence": s} for c, s in p.levels]
+        item["filed_under"] = p.filed_under
+    return item

@@ -11,11 +11,14 @@ from fastapi.testclient import TestClient
 
 from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
+from core.serving import ChampionHolder
+from core.training import TrainResult
 from tests.fixtures.app import (
     CHUNK_SIZE,
     FAKE_THRESHOLD,
     MAX_BATCH_ROWS,
     FakeQueue,
+    FakeRegistry,
     TaskHarness,
     stored_jobs,
 )
@@ -355,9 +358,34 @@ def test_the_csv_download_neutralises_formulas_and_keeps_ids(
     assert f'filename="{job_id}.csv"' in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["row", "id", "name", "category", "confidence", "decision", "known",
-                       "error"]
+                       "filed_under", "error"]
     assert [r[1] for r in rows[1:]] == ["'=HYPERLINK(\"x\")", "A-2", "3", "4", "5"]
     assert [r[2] for r in rows[1:]] == ["'=CMD()", "'+foco", "'-tubo", "'@SUM(A1)",
                                         "Tubo PVC 1/2\""]
     assert [r[0] for r in rows[1:]] == ["0", "1", "2", "3", "4"]
     assert all(r[3] for r in rows[1:])
+
+
+def test_a_path_model_s_results_say_where_each_row_can_be_filed(
+    api_client: TestClient, tasks: TaskHarness, fake_registry: FakeRegistry,
+    champion_holder: ChampionHolder, path_result: TrainResult,
+) -> None:
+    fake_registry.promote(fake_registry.add_version(path_result.model, threshold=0.9))
+    assert champion_holder.refresh()
+    names = path_result.test_names[:40]
+    job_id = api_client.post(URL, json={"items": [{"name": n} for n in names]}).json()["job_id"]
+    _run_to_completion(tasks, job_id)
+
+    items = api_client.get(f"{URL}/{job_id}/results").json()["items"]
+    rows = list(csv.DictReader(io.StringIO(api_client.get(f"{URL}/{job_id}/results.csv").text)))
+
+    expected = {n: p.filed_under for n, p in zip(
+        names, champion_holder.classifier.predict_batch(names), strict=True)}
+    assert [item["filed_under"] for item in items] == [expected[n] for n in names]
+    assert [row["filed_under"] for row in rows] == [expected[n] or "" for n in names]
+    filed = [item for item in items if item["filed_under"]]
+    assert filed  # some rows are sure at some level
+    for item in filed:
+        assert item["category"] == item["filed_under"] or item["category"].startswith(
+            item["filed_under"] + " > ")
+        assert (item["decision"] == "auto") == (item["filed_under"] == item["category"])

@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from core.config import Settings
 from core.serving import ChampionHolder
+from core.training import TrainResult
 from tests.fixtures.app import FAKE_THRESHOLD, MAX_INFERENCE_ITEMS, FakeRegistry
 
 URL = "/v1/categorizer/inference"
@@ -173,3 +174,34 @@ def test_a_version_with_no_threshold_files_nothing(
 
     assert body["model_version"] == 2
     assert {p["decision"] for p in body["predictions"]} == {"review"}
+
+
+def test_a_path_model_answers_each_level_and_where_to_file(
+    api_client: TestClient, fake_registry: FakeRegistry, champion_holder: ChampionHolder,
+    path_result: TrainResult,
+) -> None:
+    flat = api_client.post(URL, json={"product_list": NAMES}).json()["predictions"]
+    assert not any("levels" in p or "filed_under" in p for p in flat)  # flat: as before
+    fake_registry.promote(fake_registry.add_version(path_result.model, threshold=0.9))
+    assert champion_holder.refresh()
+    names = path_result.test_names[:MAX_INFERENCE_ITEMS]
+
+    predictions = api_client.post(URL, json={"product_list": names}).json()["predictions"]
+
+    outcomes = set()
+    for p in predictions:
+        (top, top_mass), (leaf, leaf_mass) = ((level["category"], level["confidence"])
+                                              for level in p["levels"])
+        assert (leaf, leaf_mass) == (p["category"], p["confidence"])
+        assert p["category"].startswith(top + " > ")
+        assert top_mass >= leaf_mass
+        if leaf_mass >= 0.9:
+            assert (p["filed_under"], p["decision"]) == (leaf, "auto")
+            outcomes.add("leaf")
+        elif top_mass >= 0.9:
+            assert (p["filed_under"], p["decision"]) == (top, "review")  # backed off
+            outcomes.add("parent")
+        else:
+            assert (p["filed_under"], p["decision"]) == (None, "review")
+            outcomes.add("review")
+    assert outcomes == {"leaf", "parent", "review"}

@@ -265,7 +265,8 @@ def test_predict_file_to_stdout_and_its_mistakes(
     code, out, _ = run(capsys, "predict", "--file", str(source))
     assert code == 0
     header, line = list(csv.reader(io.StringIO(out)))
-    assert header == ["row", "id", "name", "category", "confidence", "decision", "known", "error"]
+    assert header == ["row", "id", "name", "category", "confidence", "decision", "known",
+                      "filed_under", "error"]
     assert line[2:4] == ["foco led", "Electricos"]
 
     no_name = tmp_path / "bad.csv"

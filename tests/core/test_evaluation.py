@@ -82,3 +82,17 @@ def test_mcnemar_counts_only_disagreements() -> None:
     assert (new_only, old_only) == (8, 2)
     # P(X >= 8) for X ~ Binomial(10, 1/2) = (45 + 10 + 1) / 1024
     assert p_value == pytest.approx(56 / 1024)
+
+
+def test_level_scores_truncate_paths_at_every_depth() -> None:
+    from core.evaluation import level_scores
+
+    truth = ["A > X > 1", "A > X > 2", "A > Y > 3", "B > Z > 4", "C"]
+    guess = ["A > X > 2", "A > X > 2", "A > X > 1", "B > Z > 4", "B > Z > 4"]
+    levels = level_scores(truth, guess)
+    assert set(levels) == {"depth_1", "depth_2", "leaf"}
+    assert levels["depth_1"]["accuracy"] == pytest.approx(4 / 5)  # only "C" is wrong at the top
+    assert levels["depth_2"]["accuracy"] == pytest.approx(3 / 5)  # "A > Y" missed too
+    assert levels["leaf"]["accuracy"] == pytest.approx(2 / 5)
+    assert levels["depth_1"]["categories"] == 3
+    assert level_scores(["A", "B"], ["A", "A"]) == {}  # flat categories: no levels

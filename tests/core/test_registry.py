@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.pipeline import Pipeline
 
@@ -275,3 +276,30 @@ def test_an_unreachable_registry_is_reported_unavailable_not_missing() -> None:
     assert time.monotonic() - started < 30
     with pytest.raises(RegistryUnavailable):
         down.list_versions()
+
+
+def test_a_path_model_registers_small_and_loads_with_its_levels(
+    registry: Registry, path_result: TrainResult, path_catalog: Catalog,
+) -> None:
+    from core.registry import SEPARATOR_TAG
+    from core.serving import classifier_for
+
+    assert register(registry, path_result, path_catalog).promoted
+    loaded = registry.load(CHAMPION)
+    names = path_result.test_names
+    np.testing.assert_allclose(loaded.pipeline.predict_proba(names),
+                               path_result.model.predict_proba(names), atol=1e-12)
+    assert loaded.separator == " > "
+    info = registry.client.get_model_version(registry.model_name, str(loaded.version))
+    assert info.tags[SEPARATOR_TAG] == " > "
+    # The stored file: the vocabulary as one string and sparse float32 weights.
+    assert registry.artifact_root is not None
+    newest = max(registry.artifact_root.rglob("model.skops"), key=lambda p: p.stat().st_mtime)
+    assert newest.stat().st_size < 2**20  # the flat model's JSON vocabulary alone was 15 MB
+    metrics = registry.client.get_run(info.run_id).data.metrics
+    levels = path_result.metrics["levels"]
+    assert metrics["macro_f1_depth_1"] == pytest.approx(levels["depth_1"]["macro_f1"])
+    assert metrics["macro_f1_leaf"] == pytest.approx(levels["leaf"]["macro_f1"])
+    prediction = classifier_for(loaded).predict(names[0])
+    assert prediction.levels is not None
+    assert prediction.levels[-1][0] == prediction.category

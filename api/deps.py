@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from api.queue import TaskQueue
+from core.batch_store import BatchStore
 from core.config import Settings
 from core.drift_monitor import DriftMonitor, LiveRecorder
 from core.jobs import JobStore
@@ -24,6 +25,7 @@ from core.shadow import ShadowSampler
 class AppState:
     settings: Settings
     store: JobStore
+    batches: BatchStore
     registry: Registry
     champion: ChampionHolder
     queue: TaskQueue
@@ -52,9 +54,6 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 async def get_classifier(state: StateDep) -> Classifier:
     return state.champion.classifier  # NoChampionError -> 503 in api.errors
-
-
-ClassifierDep = Annotated[Classifier, Depends(get_classifier)]
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="ADMIN_API_KEY, for admin endpoints")

@@ -1,4 +1,7 @@
-"""Domain errors from core mapped to HTTP statuses; core itself knows no HTTP."""
+"""Domain errors from core mapped to HTTP statuses; core itself knows no HTTP.
+
+The families of core.errors decide the status; a handler for a subclass wins over its family's.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +10,25 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.queue import QueueUnavailable
-from core.batch import BatchInputError, RowLimitExceeded
-from core.data import CatalogError
-from core.jobs import JobNotFound, StoreUnavailable
-from core.registry import NoChampionError, RegistryError, RegistryUnavailable
-from core.sources import SourceRefused, SourceUnavailable
+from core.batch import RowLimitExceeded
+from core.errors import (
+    EmptyBatch,
+    InvalidRequest,
+    JobNotFound,
+    NoChampionError,
+    NotFound,
+    Unavailable,
+)
 
 logger = logging.getLogger(__name__)
 
-_STATUS = [
-    (JobNotFound, 404),
-    (NoChampionError, 503),
-    (RegistryUnavailable, 503),
-    (RegistryError, 404),
-    (CatalogError, 400),
-    (SourceRefused, 400),
-    (SourceUnavailable, 503),
-    (RowLimitExceeded, 413),
-    (BatchInputError, 400),
-    (StoreUnavailable, 503),
-    (QueueUnavailable, 503),
+_STATUS: list[tuple[type[Exception], int]] = [
+    (InvalidRequest, 400),    # a catalog or batch upload that cannot be used
+    (EmptyBatch, 422),        # well-formed, but nothing to do
+    (RowLimitExceeded, 413),  # more rows than one job may hold
+    (NotFound, 404),          # a job, a model version or alias
+    (NoChampionError, 503),   # no model to answer with yet
+    (Unavailable, 503),       # the registry, the job store or the broker is down
 ]
 
 

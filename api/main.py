@@ -16,12 +16,12 @@ from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
 from api.queue import TaskQueue
 from api.routes import batch, health, inference, jobs, models, monitoring
-from api.routes.batch import BATCH_TASK, CHUNK_TASK
-from api.routes.jobs import TRAINING_TASK, enqueue_job
 from api.schemas import problems
+from api.submission import enqueue_job
 from api.ui import install as install_console
 from api.uploads import BodySizeLimit
 from core import metrics, retrain
+from core.batch_store import BatchStore
 from core.config import Settings, get_settings
 from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Lease, LeaseStore
@@ -30,10 +30,16 @@ from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
 from core.sweeper import SweepReport, sweep, sweep_leases
+from worker.names import (
+    BATCH_CHUNK_TASK,
+    INFERENCE_QUEUE,
+    JOB_TASKS,
+    SHADOW_SCORE_TASK,
+    TRAINING_QUEUE,
+    TRAINING_TASK,
+)
 
 logger = logging.getLogger(__name__)
-
-JOB_TASKS = {"training": TRAINING_TASK, "batch": BATCH_TASK}  # what sends a job of each kind
 
 
 def build_state(settings: Settings) -> AppState:
@@ -44,7 +50,7 @@ def build_state(settings: Settings) -> AppState:
     store = JobStore.from_url(settings.effective_database_url)
     registry = registry_from_settings(settings)
     return AppState(
-        settings=settings, store=store, registry=registry,
+        settings=settings, store=store, batches=BatchStore(store), registry=registry,
         champion=ChampionHolder(registry, top_k=settings.top_k),
         queue=TaskQueue(create_celery_app(settings)),
     )
@@ -83,7 +89,7 @@ def sweep_expired_leases(state: AppState) -> SweepReport:
         if lease.idx == WHOLE_JOB:
             state.queue.enqueue(JOB_TASKS[lease.job_kind], lease.job_id, task_id=task_id)
         else:
-            state.queue.enqueue(CHUNK_TASK, lease.job_id, lease.idx, task_id=task_id)
+            state.queue.enqueue(BATCH_CHUNK_TASK, lease.job_id, lease.idx, task_id=task_id)
 
     return sweep_leases(LeaseStore(state.store), resend,
                         max_resends=state.settings.task_max_retries)
@@ -115,8 +121,6 @@ async def _sweep_jobs(state: AppState) -> None:
 
 def read_monitoring(state: AppState) -> None:
     """Read the store-wide figures /metrics reports (core.monitoring)."""
-    from worker.celery_app import INFERENCE_QUEUE, TRAINING_QUEUE
-
     trained: dict[int, float] = {}
 
     def champion() -> tuple[int, float] | None:
@@ -167,7 +171,6 @@ async def _read_monitoring(state: AppState) -> None:
         await asyncio.sleep(state.settings.metrics_refresh_seconds)
 
 
-SHADOW_TASK = "shadow.score"
 
 
 def send_shadow(state: AppState) -> int:
@@ -175,7 +178,7 @@ def send_shadow(state: AppState) -> int:
     sent = 0
     for sample in state.shadow.drain():
         try:
-            state.queue.enqueue(SHADOW_TASK, *sample.as_args())
+            state.queue.enqueue(SHADOW_SCORE_TASK, *sample.as_args())
         except Exception as exc:  # the broker is down: this sample is dropped, serving goes on
             logger.warning("shadow sample of %d names dropped: %s", len(sample.names), exc)
             continue

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from core.errors import QueueUnavailable
+
+__all__ = ["QueueUnavailable", "TaskQueue"]
+
 logger = logging.getLogger(__name__)
-
-
-class QueueUnavailable(RuntimeError):
-    """The broker cannot take the message; the client gets a 503, not a 202."""
 
 
 class TaskQueue:

@@ -9,6 +9,8 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from core.jobs import JobKind, JobState
+
 # Bounds on what a path or query carries, so that no number or string reaches a store unchecked
 # (a 64-bit offset overflowed the database; a 23-digit version reached the registry).
 MAX_INT = 2**31 - 1
@@ -61,8 +63,8 @@ class JobPublic(BaseModel):
         "error": None, "links": {"self": "/v1/jobs/3f2c9a7e0d4b4d7c9a8b6e5f4d3c2b1a"}}]})
 
     job_id: str
-    kind: Literal["training", "batch"]
-    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    kind: JobKind
+    state: JobState
     progress: JobProgress
     model_version: int | None = None
     created_at: dt.datetime

@@ -15,15 +15,18 @@ endpoints in the same process, behind the same middleware and server:
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
+from fastapi import Depends
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import CountVectorizer
 
-from api.deps import ClassifierDep
+from api.deps import get_classifier
 from api.main import create_app
 from api.schemas import InferenceRequest
 from core.data import load_catalog
 from core.models import PreprocessingOptions
+from core.prediction import Classifier
 
 app = create_app()
 
@@ -48,5 +51,7 @@ def predecessor(body: InferenceRequest) -> dict[str, list[str]]:
 
 
 @app.post("/bench/sklearn")
-def sklearn_per_request(body: InferenceRequest, classifier: ClassifierDep) -> dict[str, list[str]]:
+def sklearn_per_request(
+    body: InferenceRequest, classifier: Annotated[Classifier, Depends(get_classifier)]
+) -> dict[str, list[str]]:
     return {"categories": classifier.pipeline.predict(body.product_list).tolist()}

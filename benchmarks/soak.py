@@ -53,7 +53,7 @@ from core.config import Settings  # noqa: E402
 from core.data import SAMPLE_CATALOG, load_catalog  # noqa: E402
 from core.evaluation import score  # noqa: E402
 from core.models import linear_pipeline  # noqa: E402
-from core.registry import PromotionGate  # noqa: E402
+from core.promotion import PromotionGate  # noqa: E402
 from core.service import registry_from_settings  # noqa: E402
 from core.training import TrainParams, TrainResult  # noqa: E402
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import IO, Any
 
-from core.jobs import InputRow, ResultRow, RowResult
+from core.batch_store import InputRow, ResultRow, RowResult
+from core.errors import InvalidRequest
 from core.prediction import Classifier, collector_paused
 
 logger = logging.getLogger(__name__)
@@ -30,11 +31,11 @@ _BLOCK_ROWS = 1024  # CSV rows checked together on intake
 MAX_ID_LENGTH = 200  # the default of the MAX_ID_LENGTH setting
 
 
-class BatchInputError(ValueError):
+class BatchInputError(InvalidRequest):
     """An upload that cannot be read as a batch at all (not CSV, no name column)."""
 
 
-class RowLimitExceeded(ValueError):
+class RowLimitExceeded(InvalidRequest):
     """A batch with more rows than one job may hold (MAX_BATCH_ROWS)."""
 
     def __init__(self, limit: int) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.config import Settings, get_settings
-from core.data import CatalogError, load_catalog
-from core.registry import Registry, RegistryError
+from core.data import load_catalog
+from core.errors import CategorizerError
+from core.registry import Registry
 from core.training import TrainParams
 
 
@@ -124,7 +125,7 @@ def _predict_file(args: argparse.Namespace, settings: Settings, classifier: Any)
     from collections import Counter
 
     from core.batch import categorize_rows, chunked, results_csv_lines, rows_from_csv
-    from core.jobs import ResultRow
+    from core.batch_store import ResultRow
 
     tally: Counter[str] = Counter()
 
@@ -244,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
         result: int = args.handler(args, settings, registry_from_settings(settings))
         return result
-    except (CatalogError, RegistryError, ValueError) as exc:
+    except (CategorizerError, ValueError) as exc:
         print(f"categorizer: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,13 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import InvalidRequest
+
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("category", "name")
 SAMPLE_CATALOG = Path(__file__).parent / "sample_data" / "sample_catalog.csv"
 
 
-class CatalogError(ValueError):
+class CatalogError(InvalidRequest):
     """A catalog that cannot be used, with the source, row, column and problem named.
 
     The message never quotes the data itself (a server-side file or a database row may hold

@@ -26,7 +26,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.jobs import ACTIVE_STATES, JobStore, jobs_table, leases_table, results_table
+from core.db import jobs_table, leases_table, results_table, transaction
+from core.jobs import ACTIVE_STATES, JobStore
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +86,14 @@ class LeaseStore:
                   "expires_at": now + dt.timedelta(seconds=seconds)}
         free = sa.or_(leases_table.c.task_id == task_id, leases_table.c.expires_at.is_(None),
                       leases_table.c.expires_at < now)
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             taken = connection.execute(
                 leases_table.update().where(*self._key(job_id, idx), free).values(**values)
             ).rowcount
         if taken:
             return True
         try:
-            with self.store._begin() as connection:
+            with transaction(self.store.engine) as connection:
                 connection.execute(leases_table.insert().values(
                     job_id=job_id, idx=idx, resends=0, **values))
         except sa.exc.IntegrityError:
@@ -101,7 +102,7 @@ class LeaseStore:
 
     def renew(self, *, job_id: str, idx: int, task_id: str, seconds: float) -> bool:
         """Push the expiry `seconds` ahead; False when the lease is no longer this task's."""
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             return bool(connection.execute(
                 leases_table.update()
                 .where(*self._key(job_id, idx), leases_table.c.task_id == task_id)
@@ -110,12 +111,12 @@ class LeaseStore:
 
     def release(self, *, job_id: str, idx: int, task_id: str) -> None:
         """Drop the lease if this task still holds it (the work is done)."""
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             connection.execute(leases_table.delete().where(
                 *self._key(job_id, idx), leases_table.c.task_id == task_id))
 
     def get(self, job_id: str, idx: int) -> Lease | None:
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             row = connection.execute(
                 sa.select(leases_table, jobs_table.c.kind)
                 .join(jobs_table, jobs_table.c.id == leases_table.c.job_id)
@@ -127,7 +128,7 @@ class LeaseStore:
         """Leases past their expiry on jobs still queued or running, whose work is not done."""
         no_result = ~sa.exists().where(results_table.c.job_id == leases_table.c.job_id,
                                        results_table.c.idx == leases_table.c.idx)
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             rows = connection.execute(
                 sa.select(leases_table, jobs_table.c.kind)
                 .join(jobs_table, jobs_table.c.id == leases_table.c.job_id)
@@ -146,7 +147,7 @@ class LeaseStore:
         """Hand the expired lease to a new task id, to be sent; False if it moved meanwhile
         (renewed, taken, or claimed by another sweeper). A job's own task also becomes the
         job's task id, so that the old message is dropped as superseded if it ever turns up."""
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             claimed = connection.execute(
                 leases_table.update().where(*self._as_read(lease))
                 .values(task_id=task_id, expires_at=None, resends=leases_table.c.resends + 1)
@@ -159,7 +160,7 @@ class LeaseStore:
     def unclaim(self, lease: Lease, task_id: str) -> None:
         """The new task could not be sent (the broker is down): expired again, resends as
         before, so the next sweep tries again."""
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             connection.execute(
                 leases_table.update()
                 .where(*self._key(lease.job_id, lease.idx), leases_table.c.task_id == task_id)
@@ -169,7 +170,7 @@ class LeaseStore:
 
     def give_up(self, lease: Lease, reason: str) -> bool:
         """Fail the lease's job with `reason`, if the lease is still as read and the job active."""
-        with self.store._begin() as connection:
+        with transaction(self.store.engine) as connection:
             claimed = connection.execute(
                 leases_table.update().where(*self._as_read(lease))
                 .values(expires_at=None, resends=leases_table.c.resends + 1)

@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.config import Settings
-from core.jobs import JobStore, jobs_table
+from core.db import jobs_table
+from core.jobs import JobStore
 from core.metrics import StoreReading
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core.drift import Profile
-from core.jobs import StoreUnavailable
+from core.errors import StoreUnavailable
 
 metadata = sa.MetaData()
 

@@ -1,11 +1,7 @@
 """The one module that talks to MLflow: run tracking, the model registry and its aliases.
 
-Promotion gate. A retrained model is registered as `challenger`; it becomes `champion` only when,
-on the new run's frozen test split, its macro-F1 beats the champion's by more than
-`min_delta` AND an exact one-sided McNemar test on the same rows says it errs less often
-(p <= `alpha`). On a few hundred rows a macro-F1 difference of a point is often one or two
-products; the paired test only counts rows where the two models disagree, so a champion is not
-swapped for a model that is merely luckier on this split. `alpha=1` turns the test off.
+Whether a new version replaces the champion is decided by `core.promotion` (see there); this
+module loads the models it compares and moves the aliases.
 """
 
 from __future__ import annotations
@@ -26,7 +22,16 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from core.data import Catalog
-from core.evaluation import confusion, mcnemar_p_value, score
+from core.errors import NoChampionError, RegistryError, RegistryUnavailable
+from core.evaluation import confusion
+from core.promotion import (
+    PromotionDecision,
+    PromotionGate,
+    Verdict,
+    champion_unloadable,
+    compare,
+    first_model,
+)
 from core.taxonomy import DEFAULT_SEPARATOR
 from core.training import TrainParams, TrainResult
 
@@ -48,42 +53,12 @@ MAX_CATEGORY_METRICS = 50
 MAX_CONFUSION_CATEGORIES = 30
 
 
-class RegistryError(RuntimeError):
-    """A registry operation that cannot be done (unknown version, nothing to roll back to)."""
-
-
-class NoChampionError(RegistryError):
-    """No model carries the champion alias yet."""
-
-
-class RegistryUnavailable(RegistryError):
-    """The MLflow tracking/registry store cannot be reached."""
-
-
 _NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
 def _not_found(exc: Exception) -> bool:
     """True when MLflow answered 'no such thing'; anything else means it did not answer."""
     return getattr(exc, "error_code", None) in _NOT_FOUND_CODES
-
-
-@dataclass(frozen=True)
-class PromotionGate:
-    min_delta: float = 0.0
-    alpha: float = 0.05
-
-
-@dataclass(frozen=True)
-class PromotionDecision:
-    version: int
-    run_id: str
-    promoted: bool
-    reason: str
-    macro_f1: float
-    champion_version: int | None = None
-    champion_macro_f1: float | None = None
-    p_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -273,49 +248,38 @@ class Registry:
     def gate(
         self, *, version: int, run_id: str, result: TrainResult, gate: PromotionGate
     ) -> PromotionDecision:
-        """Mark a new version challenger, then promote it if it beats the champion (see module doc).
+        """Mark a new version challenger, then promote it if `core.promotion` says so.
 
         Callers that may run concurrently hold a lock around this, so the decision is made
         against the champion that is current when the alias moves.
         """
         new_f1 = float(result.metrics["macro_f1"])
         self.client.set_registered_model_alias(self.model_name, CHALLENGER, str(version))
+        verdict: Verdict
         try:
             champion = self.load(CHAMPION)
         except NoChampionError:
-            return self._decide(version, run_id, new_f1, True, "first model: no champion yet")
-        except Exception as exc:  # an unloadable champion cannot serve either
+            verdict = first_model()
+        except Exception as exc:  # an outage or a broken artifact is no reason to swap models
             logger.warning("champion could not be loaded for comparison: %s", exc)
-            return self._decide(version, run_id, new_f1, True,
-                                f"champion could not be loaded ({exc.__class__.__name__})")
-        new_pred = result.model.predict(result.test_names).tolist()
-        old_pred = champion.pipeline.predict(result.test_names).tolist()
-        old_f1 = float(score(result.test_categories, old_pred)["macro_f1"])
-        new_only, old_only, p_value = mcnemar_p_value(result.test_categories, old_pred, new_pred)
-        delta = new_f1 - old_f1
-        better = delta > gate.min_delta and p_value <= gate.alpha
-        reason = (
-            f"macro-F1 {new_f1:.4f} vs champion v{champion.version} {old_f1:.4f} "
-            f"(delta {delta:+.4f}, required > {gate.min_delta:g}); McNemar: new right on "
-            f"{new_only} rows the champion missed, champion on {old_only}, p={p_value:.4g} "
-            f"(required <= {gate.alpha:g})"
-        )
-        return self._decide(version, run_id, new_f1, better, reason,
-                            champion_version=champion.version, champion_f1=old_f1,
-                            p_value=p_value)
-
-    def _decide(
-        self, version: int, run_id: str, new_f1: float, promote: bool, reason: str, *,
-        champion_version: int | None = None, champion_f1: float | None = None,
-        p_value: float | None = None,
-    ) -> PromotionDecision:
-        self.client.set_model_version_tag(self.model_name, str(version), "gate_decision", reason)
-        if promote:
+            verdict = champion_unloadable(exc)
+        else:
+            verdict = compare(
+                truth=result.test_categories,
+                challenger=result.model.predict(result.test_names).tolist(),
+                champion=champion.pipeline.predict(result.test_names).tolist(),
+                challenger_macro_f1=new_f1, champion_version=champion.version, gate=gate,
+            )
+        self.client.set_model_version_tag(self.model_name, str(version), "gate_decision",
+                                          verdict.reason)
+        if verdict.promote:
             self.promote(version)
-        logger.info("version %s %s: %s", version, "promoted" if promote else "kept", reason)
+        logger.info("version %s %s: %s", version, "promoted" if verdict.promote else "kept",
+                    verdict.reason)
         return PromotionDecision(
-            version=version, run_id=run_id, promoted=promote, reason=reason, macro_f1=new_f1,
-            champion_version=champion_version, champion_macro_f1=champion_f1, p_value=p_value,
+            version=version, run_id=run_id, promoted=verdict.promote, reason=verdict.reason,
+            macro_f1=new_f1, champion_version=verdict.champion_version,
+            champion_macro_f1=verdict.champion_macro_f1, p_value=verdict.p_value,
         )
 
     # -- aliases -------------------------------------------------------------------------------
@@ -473,19 +437,6 @@ class Registry:
         except MlflowException as exc:
             raise RegistryUnavailable(f"model registry unavailable: {exc}") from exc
         return float(found.creation_timestamp) / 1000
-
-    def test_split(self, version: int) -> tuple[list[str], list[str]]:
-        """The frozen test split stored with a version's run."""
-        import csv
-
-        run_id = self.client.get_model_version(self.model_name, str(version)).run_id
-        if run_id is None:
-            raise RegistryError(f"model {self.model_name!r} v{version} has no run to read from")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
-            with open(path, encoding="utf-8", newline="") as handle:
-                rows = list(csv.DictReader(handle))
-        return [r["name"] for r in rows], [r["category"] for r in rows]
 
 
     def version_details(self, version: int) -> VersionDetails:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.jobs import ResultRow
+from core.batch_store import ResultRow
 
 Sort = Literal["row", "confidence", "-confidence"]
 

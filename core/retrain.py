@@ -25,8 +25,9 @@ import sqlalchemy as sa
 from core import metrics
 from core.config import Settings
 from core.data import SAMPLE_CATALOG
+from core.db import cross_process_lock, jobs_table
 from core.drift_monitor import DriftReport
-from core.jobs import ACTIVE_STATES, Job, JobStore, jobs_table
+from core.jobs import ACTIVE_STATES, Job, JobStore
 from core.sources import check_source
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def check_retrain(
     if not enabled(settings):
         return None
     now = now or dt.datetime.now(dt.UTC)
-    with store.lock("retrain"):
+    with cross_process_lock(store.engine, "retrain"):
         recent = _recent_training_jobs(store)
         if any(job["state"] in ACTIVE_STATES for job in recent):
             return None  # never two at once, whoever queued the other

@@ -13,7 +13,8 @@ from core import metrics
 from core.config import Settings
 from core.data import Catalog, load_catalog
 from core.drift import reference_profile
-from core.registry import PromotionGate, Registry
+from core.promotion import PromotionGate
+from core.registry import Registry
 from core.training import StageCallback, TrainParams, train
 
 logger = logging.getLogger(__name__)

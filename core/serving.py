@@ -7,8 +7,9 @@ import threading
 from collections import OrderedDict
 
 from core import metrics
+from core.errors import NoChampionError
 from core.prediction import Classifier, freeze_heap
-from core.registry import LoadedModel, NoChampionError, Registry
+from core.registry import LoadedModel, Registry
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import metrics
-from core.jobs import JobNotFound, JobStore, chunks_table
+from core.batch_store import BatchStore
+from core.db import chunks_table
+from core.errors import JobNotFound
 from core.monitoring_store import Disagreement, MonitoringStore
 
 LabelsOf = Callable[[Sequence[str]], dict[str, str]]  # names -> the category a person gave
@@ -78,18 +80,18 @@ class ShadowSampler:
         return list(pending.values())
 
 
-def chunk_batch(store: JobStore, job_id: str, idx: int,
+def chunk_batch(batches: BatchStore, job_id: str, idx: int,
                 challenger_version: int) -> ShadowBatch | None:
     """A stored chunk's answered names with the champion's answers; None if it has none."""
-    job = store.get(job_id)
-    with store.engine.connect() as connection:
+    job = batches.jobs.get(job_id)
+    with batches.engine.connect() as connection:
         found = connection.execute(
             sa.select(chunks_table.c.first_row, chunks_table.c.n_rows)
             .where(chunks_table.c.job_id == job_id, chunks_table.c.idx == idx)).first()
     if found is None or job.model_version is None:
         raise JobNotFound(f"{job_id} has no chunk {idx}")
-    answered = [r for r in store.iter_results(job_id, offset=found.first_row,
-                                              limit=found.n_rows)
+    answered = [r for r in batches.iter_results(job_id, offset=found.first_row,
+                                                limit=found.n_rows)
                 if r.category is not None and r.confidence is not None]
     if not answered:
         return None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from core.data import REQUIRED_COLUMNS, Catalog, CatalogError, build_catalog, parse_csv_catalog
+from core.errors import InvalidRequest, Unavailable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -44,11 +45,11 @@ _UNSAFE_FUNCTIONS = {"current_setting", "set_config", "query_to_xml", "table_to_
                      "readfile", "writefile", "edit", "fts3_tokenizer", "txid_current"}
 
 
-class SourceRefused(ValueError):
+class SourceRefused(InvalidRequest):
     """A training source the operator does not allow, or a request that names one badly."""
 
 
-class SourceUnavailable(Exception):
+class SourceUnavailable(Unavailable):
     """An allowed SQL source that cannot be reached now (a transient failure: retry)."""
 
 

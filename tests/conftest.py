@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.catalogs",  # the sample catalog and deterministic samples of it
     "tests.fixtures.models",  # models trained once per session
     "tests.fixtures.registry",  # settings on a temp DATA_DIR, a real MLflow SQLite registry
+    "tests.fixtures.stores",  # the job store on SQLite and on PostgreSQL
     "tests.fixtures.app",  # the API app with faked registry and queue
     "tests.fixtures.services",  # real Redis, PostgreSQL, worker and API processes
     "tests.fixtures.faults",  # the same processes with faults injected

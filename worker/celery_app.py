@@ -8,15 +8,15 @@ from typing import Any
 from celery import Celery
 
 from core.config import Settings, get_settings
+from worker.names import (
+    BATCH_CHUNK_TASK,
+    BATCH_START_TASK,
+    INFERENCE_QUEUE,
+    TASK_QUEUES,
+    TRAINING_TASK,
+)
 
-TRAINING_QUEUE = "training"
-INFERENCE_QUEUE = "inference"
-
-TASK_ROUTES = {
-    "training.*": {"queue": TRAINING_QUEUE},
-    "batch.*": {"queue": INFERENCE_QUEUE},
-    "shadow.*": {"queue": INFERENCE_QUEUE},
-}
+TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}
 
 
 def broker_settings(settings: Settings) -> dict[str, Any]:
@@ -73,11 +73,11 @@ def create_celery_app(settings: Settings) -> Celery:
         task_soft_time_limit=settings.training_time_limit - 5,
         # Annotations match exact task names (or "*"), never globs.
         task_annotations={
-            "training.run": {"max_retries": settings.task_max_retries},
+            TRAINING_TASK: {"max_retries": settings.task_max_retries},
             **{name: {"time_limit": settings.batch_chunk_time_limit,
                       "soft_time_limit": settings.batch_chunk_time_limit - 5,
                       "max_retries": settings.task_max_retries}
-               for name in ("batch.start", "batch.chunk")},
+               for name in (BATCH_START_TASK, BATCH_CHUNK_TASK)},
         },
         task_ignore_result=True,  # job state lives in the job store, not in results
         result_expires=settings.result_expires,

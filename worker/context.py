@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.batch_store import BatchStore
 from core.config import Settings, get_settings
 from core.drift_monitor import DriftMonitor
 from core.jobs import JobStore
@@ -19,6 +20,7 @@ from core.serving import VersionCache
 class WorkerContext:
     settings: Settings
     store: JobStore
+    batches: BatchStore
     registry: Registry
     models: VersionCache
     drift: DriftMonitor | None = None
@@ -47,5 +49,6 @@ def get_context() -> WorkerContext:
     store = JobStore.from_url(settings.effective_database_url)
     store.create_schema()
     registry = registry_from_settings(settings)
-    return WorkerContext(settings=settings, store=store, registry=registry,
+    return WorkerContext(settings=settings, store=store, batches=BatchStore(store),
+                         registry=registry,
                          models=VersionCache(registry, top_k=settings.top_k))

@@ -19,17 +19,26 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from core import metrics
 from core.batch import categorize_rows
-from core.data import CatalogError, parse_csv_catalog
+from core.batch_store import BatchStore, RowResult
+from core.data import parse_csv_catalog
+from core.db import cross_process_lock
 from core.drift_monitor import answers_profile
-from core.jobs import Job, JobNotFound, JobStore, RowResult, StoreUnavailable
+from core.errors import InvalidRequest, JobNotFound, NotFound, StoreUnavailable, Unavailable
+from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Heartbeat, LeaseStore, held_lease
 from core.prediction import Classifier, collector_paused
-from core.registry import RegistryError
 from core.service import train_and_register
 from core.shadow import ShadowBatch, chunk_batch, score
 from core.sources import TrainingSource, load_source
-from worker.celery_app import INFERENCE_QUEUE
 from worker.context import get_context
+from worker.names import (
+    BATCH_CHUNK_TASK,
+    BATCH_START_TASK,
+    INFERENCE_QUEUE,
+    SHADOW_CHUNK_TASK,
+    SHADOW_SCORE_TASK,
+    TRAINING_TASK,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +98,7 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
         job_id, f"failed after {retries + 1} attempts: {exc.__class__.__name__}: {exc}")
 
 
-@shared_task(name="training.run", bind=True)  # max_retries: TASK_MAX_RETRIES (celery_app)
+@shared_task(name=TRAINING_TASK, bind=True)  # max_retries: TASK_MAX_RETRIES (celery_app)
 def run_training(self: Task, job_id: str) -> None:
     """Train, register and gate a model for a training job."""
     try:
@@ -140,13 +149,16 @@ def _train(self: Task, store: JobStore, job: Job) -> None:
                                   max_bytes=ctx.settings.max_upload_bytes)
         outcome = train_and_register(
             registry=ctx.registry, settings=ctx.settings, catalog=catalog,
-            on_stage=on_stage, promotion_lock=lambda: store.lock("registry"),
+            on_stage=on_stage, promotion_lock=lambda: cross_process_lock(store.engine, "registry"),
             tags={"job_id": job_id},
         )
     except JobCancelled:
         logger.info("training job %s cancelled", job_id)
         return
-    except (CatalogError, RegistryError, ValueError) as exc:
+    except Unavailable as exc:  # MLflow or the job store is down: wait it out, then give up
+        _give_up(self, job_id, exc)
+        return
+    except (InvalidRequest, NotFound, ValueError) as exc:
         store.fail(job_id, str(exc))  # the data or request is wrong: retrying cannot help
         return
     except SoftTimeLimitExceeded:
@@ -158,7 +170,7 @@ def _train(self: Task, store: JobStore, job: Job) -> None:
     store.succeed(job_id, outcome.as_dict(), model_version=outcome.version)
 
 
-@shared_task(name="batch.start", bind=True)
+@shared_task(name=BATCH_START_TASK, bind=True)
 def start_batch(self: Task, job_id: str) -> None:
     """Pin the champion version for a batch job and fan its chunks out to inference workers."""
     try:
@@ -176,9 +188,9 @@ def start_batch(self: Task, job_id: str) -> None:
                 return  # another worker is fanning it out
             if not store.start(job_id, stage="categorizing", model_version=version):
                 return
-            pending = store.chunks_pending(job_id)
+            pending = ctx.batches.chunks_pending(job_id)
             for idx in pending:
-                self.app.send_task("batch.chunk", args=[job_id, idx], queue=INFERENCE_QUEUE)
+                self.app.send_task(BATCH_CHUNK_TASK, args=[job_id, idx], queue=INFERENCE_QUEUE)
         if not pending:
             _finish_if_complete(job_id)
     except JobNotFound:
@@ -187,7 +199,7 @@ def start_batch(self: Task, job_id: str) -> None:
         _give_up(self, job_id, exc)
 
 
-@shared_task(name="batch.chunk", bind=True)
+@shared_task(name=BATCH_CHUNK_TASK, bind=True)
 def process_chunk(self: Task, job_id: str, idx: int) -> None:
     """Categorize one stored chunk of a batch job and store its results once."""
     try:
@@ -196,7 +208,7 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
         job = store.get(job_id)
         if job.state != "running" or job.model_version is None:
             return  # cancelled or failed: stop consuming this worker
-        if not store.has_result(job_id, idx):
+        if not ctx.batches.has_result(job_id, idx):
             with _lease(self, job_id, idx) as held:
                 if held is None:
                     return  # another worker is on it; its lease says so until it finishes
@@ -204,7 +216,7 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
                 # A chunk is a few objects per row, all freed by the time _categorize_chunk
                 # returns: the cyclic collector is held off until then (core.prediction).
                 with collector_paused():
-                    stored = _categorize_chunk(store, classifier, job_id, idx)
+                    stored = _categorize_chunk(ctx.batches, classifier, job_id, idx)
             if stored:
                 _shadow_chunk(self, job, idx)
         _finish_if_complete(job_id)
@@ -214,12 +226,13 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
         _give_up(self, job_id, exc)
 
 
-def _categorize_chunk(store: JobStore, classifier: Classifier, job_id: str, idx: int) -> bool:
+def _categorize_chunk(batches: BatchStore, classifier: Classifier, job_id: str,
+                      idx: int) -> bool:
     """Categorize and store a chunk; True when this run stored it."""
     took = metrics.timer()
-    rows = store.get_chunk(job_id, idx)
+    rows = batches.get_chunk(job_id, idx)
     results = categorize_rows(classifier, rows)
-    if not store.put_result(job_id, idx, results):  # counted once, however often it ran
+    if not batches.put_result(job_id, idx, results):  # counted once, however often it ran
         return False
     metrics.record_chunk(version=classifier.version, classes=classifier.classes,
                          results=results, seconds=took.seconds)
@@ -232,13 +245,13 @@ def _shadow_chunk(task: Task, job: Job, idx: int) -> None:
     try:
         challenger = get_context().challenger_version()
         if challenger is not None and challenger != job.model_version:
-            task.app.send_task("shadow.chunk", args=[job.id, idx, challenger],
+            task.app.send_task(SHADOW_CHUNK_TASK, args=[job.id, idx, challenger],
                                queue=INFERENCE_QUEUE)
     except Exception as exc:  # the shadow is never the batch's failure
         logger.warning("job %s chunk %d: no shadow scoring: %s", job.id, idx, exc)
 
 
-@shared_task(name="shadow.score")
+@shared_task(name=SHADOW_SCORE_TASK)
 def shadow_score(challenger_version: int, champion_version: int, names: list[str],
                  categories: list[str], confidences: list[float], source: str) -> None:
     """Score names a serving process sampled with the challenger; add to its record."""
@@ -246,11 +259,11 @@ def shadow_score(challenger_version: int, champion_version: int, names: list[str
                         source))
 
 
-@shared_task(name="shadow.chunk")
+@shared_task(name=SHADOW_CHUNK_TASK)
 def shadow_chunk(job_id: str, idx: int, challenger_version: int) -> None:
     """Score a stored batch chunk with the challenger; add to its record."""
     try:
-        batch = chunk_batch(get_context().store, job_id, idx, challenger_version)
+        batch = chunk_batch(get_context().batches, job_id, idx, challenger_version)
     except JobNotFound:
         return
     if batch is not None:
@@ -283,10 +296,11 @@ def _record_drift(classifier: Classifier, names: list[str], results: list[RowRes
 
 
 def _finish_if_complete(job_id: str) -> None:
-    store = get_context().store
+    ctx = get_context()
+    store = ctx.store
     job = store.get(job_id)
-    if job.n_chunks is not None and store.chunks_done(job_id) >= job.n_chunks:
+    if job.n_chunks is not None and ctx.batches.chunks_done(job_id) >= job.n_chunks:
         result: dict[str, Any] = {"rows": job.total_rows, "chunks": job.n_chunks,
                                   "model_version": job.model_version,
-                                  **store.decision_counts(job_id)}
+                                  **ctx.batches.decision_counts(job_id)}
         store.succeed(job_id, result)

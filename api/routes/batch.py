@@ -11,7 +11,6 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, StateDep
-from api.routes.jobs import accepted, enqueue_job, job_public
 from api.schemas import (
     MAX_INT,
     BatchJobCreate,
@@ -22,6 +21,7 @@ from api.schemas import (
     JobPublic,
     problems,
 )
+from api.submission import accepted, enqueue_job, job_public
 from api.uploads import drain_body, is_json, parse_json, upload_file
 from core.batch import (
     check_id,
@@ -31,13 +31,12 @@ from core.batch import (
     rows_from_csv,
     rows_from_items,
 )
+from core.batch_store import InputRow
 from core.config import Settings
-from core.jobs import EmptyBatch, InputRow, Job
+from core.jobs import Job
+from worker.names import BATCH_START_TASK
 
 router = APIRouter(tags=["batch"])
-
-BATCH_TASK = "batch.start"
-CHUNK_TASK = "batch.chunk"
 
 
 @router.post(
@@ -103,7 +102,7 @@ def _replay(state: AppState, key: str) -> Job | None:
             state.store.delete(existing.id)
             return None
         if existing.state == "queued":  # recorded, but the 503 came before its enqueue
-            enqueue_job(state, existing, BATCH_TASK)
+            enqueue_job(state, existing, BATCH_START_TASK)
     return None if existing is None else state.store.get(existing.id)
 
 
@@ -115,12 +114,9 @@ def _submit(state: AppState, make_rows: Callable[[], Iterator[InputRow]],
     first = next(rows, None)  # a file that is not CSV fails here, before anything is stored
     rows = chain([first] if first is not None else [], rows)
     chunks = limit_rows(chunked(rows, settings.batch_chunk_size), settings.max_batch_rows)
-    try:
-        job, _ = state.store.create_batch(chunks, idempotency_key=key)
-    except EmptyBatch as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    job, _ = state.batches.create_batch(chunks, idempotency_key=key)  # EmptyBatch: 422
     if job.state == "queued" and job.task_id is None:
-        enqueue_job(state, job, BATCH_TASK)
+        enqueue_job(state, job, BATCH_START_TASK)
     return state.store.get(job.id)
 
 
@@ -153,7 +149,7 @@ def get_batch_results(
     job = _batch(state, job_id, finished=True)
     items = [BatchResultItem(**{**row.__dict__, "top_k": [
                  {"category": c, "confidence": s} for c, s in row.top_k]})
-             for row in state.store.iter_results(job_id, offset=offset, limit=limit)]
+             for row in state.batches.iter_results(job_id, offset=offset, limit=limit)]
     return BatchResultsPage(job_id=job_id, model_version=job.model_version,
                             total=job.total_rows or 0, offset=offset, limit=limit, items=items)
 
@@ -164,6 +160,6 @@ def download_batch_results(job_id: JobId, state: StateDep) -> StreamingResponse:
     """Download a finished batch job's whole result as CSV (formula cells neutralised)."""
     _batch(state, job_id, finished=True)
     return StreamingResponse(
-        results_csv_lines(state.store.iter_results(job_id)), media_type="text/csv",
+        results_csv_lines(state.batches.iter_results(job_id)), media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'},
     )

@@ -12,75 +12,20 @@ from api.schemas import (
     MAX_INT,
     JobAccepted,
     JobId,
-    JobProgress,
     JobPublic,
     JobsPage,
     TrainingJobCreate,
     problems,
 )
-from api.uploads import is_json, json_body, read_upload
+from api.submission import accepted, enqueue_job, job_public, record_uploaded_training
+from api.uploads import is_json, json_body
 from core.config import Settings
-from core.data import SAMPLE_CATALOG, parse_csv_catalog
+from core.data import SAMPLE_CATALOG
 from core.jobs import Job, JobKind, JobState
 from core.sources import TrainingSource, check_source
-from core.training import check_catalog
+from worker.names import TRAINING_TASK
 
 router = APIRouter(tags=["jobs"])
-
-TRAINING_TASK = "training.run"
-
-
-def job_public(job: Job) -> JobPublic:
-    links = {"self": f"/v1/jobs/{job.id}"}
-    if job.kind == "batch" and job.state == "succeeded":
-        links["results"] = f"/v1/batch-jobs/{job.id}/results"
-        links["results_csv"] = f"/v1/batch-jobs/{job.id}/results.csv"
-    return JobPublic(
-        job_id=job.id, kind=job.kind,  # type: ignore[arg-type]
-        state=job.state,  # type: ignore[arg-type]
-        progress=JobProgress(
-            stage=job.stage,
-            rows_done=job.rows_done if job.kind == "batch" else None,
-            rows_total=job.total_rows,
-        ),
-        model_version=job.model_version, created_at=job.created_at, started_at=job.started_at,
-        finished_at=job.finished_at, result=job.result, error=job.error, links=links,
-        reason=job.params.get("reason") if job.kind == "training" else None,
-    )
-
-
-def accepted(response: Response, job: Job) -> JobAccepted:
-    location = f"/v1/jobs/{job.id}"
-    response.headers["Location"] = location
-    return JobAccepted(job_id=job.id, state=job.state, status_url=location)
-
-
-def enqueue_job(state: StateDep, job: Job, task_name: str) -> None:
-    """Enqueue a recorded job; if the broker refuses, the job is failed and the client gets 503."""
-    from api.queue import QueueUnavailable
-
-    try:
-        task_id = state.queue.enqueue(task_name, job.id)
-    except QueueUnavailable:
-        state.store.fail(job.id, "the job queue was unavailable when the job was submitted")
-        raise
-    state.store.set_task_id(job.id, task_id)
-
-
-async def record_uploaded_training(request: Request, state: StateDep) -> Job:
-    """Record a training job from the multipart upload's catalog (also the console's form)."""
-    filename, content = await read_upload(request, state.settings.max_upload_bytes)
-    return await run_in_threadpool(_record_upload, state, filename, content)
-
-
-def _record_upload(state: AppState, filename: str, content: bytes) -> Job:
-    # The whole file is checked now: a catalog that cannot train is a 400 that says why.
-    _check_upload(content, filename)
-    job, _ = state.store.create_job(
-        kind="training", params={"upload": True, "filename": filename})
-    state.store.put_upload(job.id, content)
-    return job
-
 
 @router.post("/v1/training-jobs", status_code=status.HTTP_202_ACCEPTED,
              response_model=JobAccepted, dependencies=[AdminDep],
@@ -120,10 +65,6 @@ def _submit_training(state: AppState, params: dict[str, Any]) -> Job:
 def _enqueued(state: AppState, job: Job) -> Job:
     enqueue_job(state, job, TRAINING_TASK)
     return state.store.get(job.id)
-
-
-def _check_upload(content: bytes, filename: str) -> None:
-    check_catalog(parse_csv_catalog(content, source=filename), name_categories=True)
 
 
 def configured_source(settings: Settings) -> TrainingSource:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.deps import AdminDep, AppState, StateDep, drift_monitor
 from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, Version, problems
-from core.registry import NoChampionError
+from core.errors import NoChampionError
 from core.shadow import shadow_record
 
 router = APIRouter(tags=["models"])

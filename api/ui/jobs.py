@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.routes.jobs import job_public
 from api.schemas import JobPublic
+from api.submission import job_public
 from api.ui.web import redirect, render, require_role, role_of, state_of
-from core.jobs import Job, JobNotFound
+from core.errors import JobNotFound
+from core.jobs import Job, JobKind, JobState
 from core.results_view import ResultQuery, view_results
 
 router = APIRouter()
@@ -46,8 +47,9 @@ def jobs_page(
     admin = role_of(request) == "admin"
     if not admin:  # training jobs are the admin's, as in the API
         kind = "batch"
-    total, jobs = state_of(request).store.list_jobs(kind=kind, state=state, offset=offset,
-                                                    limit=JOBS_PAGE)
+    total, jobs = state_of(request).store.list_jobs(
+        kind=cast("JobKind | None", kind), state=cast("JobState | None", state), offset=offset,
+        limit=JOBS_PAGE)
     return render(request, "jobs.html", {
         "jobs": [_job_row(job) for job in jobs], "total": total, "offset": offset,
         "page": JOBS_PAGE, "kind": kind, "state": state, "states": STATES,
@@ -114,7 +116,7 @@ def _results(request: Request, job: Job) -> dict[str, Any]:
         max_confidence=_number(params.get("max_confidence")),
         sort=params.get("sort") if params.get("sort") in SORTS else "row",  # type: ignore[arg-type]
         offset=int(offset) if offset.isdigit() else 0, limit=PAGE)
-    view = view_results(state_of(request).store.iter_results(job.id), query)
+    view = view_results(state_of(request).batches.iter_results(job.id), query)
     filters = {k: v for k, v in {
         "decision": query.decision, "category": query.category,
         "min_confidence": params.get("min_confidence") or None,

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.routes.jobs import TRAINING_TASK, enqueue_job, record_uploaded_training
+from api.submission import enqueue_job, record_uploaded_training
 from api.ui.web import check_csrf, redirect, render, require_role, state_of
-from core.registry import NoChampionError, RegistryError, RegistryUnavailable
+from core.errors import NoChampionError, RegistryError, RegistryUnavailable
+from worker.names import TRAINING_TASK
 
 router = APIRouter()
 Form = Annotated[dict, Depends(check_csrf)]

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from api.ui.web import check_csrf, render, state_of
 from core.batch import check_name
-from core.registry import NoChampionError
+from core.errors import NoChampionError
 
 router = APIRouter()
 MAX_NAMES = 50

@@ -9,6 +9,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
+from core.batch_store import BatchStore
 from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
 from core.serving import ChampionHolder
@@ -34,7 +35,8 @@ def _csv_upload(content: bytes, filename: str = "items.csv") -> dict[str, tuple[
 def _all_rows(store: JobStore, job_id: str) -> list[tuple[str | None, str, str | None]]:
     job = store.get(job_id)
     return [(row.id, row.name, row.error)
-            for idx in range(job.n_chunks or 0) for row in store.get_chunk(job_id, idx)]
+            for idx in range(job.n_chunks or 0)
+            for row in BatchStore(store).get_chunk(job_id, idx)]
 
 
 def _run_to_completion(tasks: TaskHarness, job_id: str) -> None:
@@ -60,7 +62,7 @@ def test_json_items_are_stored_in_chunks_and_enqueued(
     job = job_store.get(job_id)
     assert (job.kind, job.state, job.total_rows) == ("batch", "queued", 20)
     assert job.n_chunks == math.ceil(20 / CHUNK_SIZE) == 3
-    assert [len(job_store.get_chunk(job_id, i)) for i in range(3)] == [7, 7, 6]
+    assert [len(BatchStore(job_store).get_chunk(job_id, i)) for i in range(3)] == [7, 7, 6]
     assert _all_rows(job_store, job_id) == [(i["id"], i["name"], None) for i in items]
     assert fake_queue.sent == [("batch.start", [job_id])]
 

@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 import api.main
 from api.deps import AppState
-from core.jobs import InputRow, JobStore, jobs_table
+from core.batch_store import BatchStore, InputRow
+from core.db import jobs_table
+from core.jobs import JobStore
 from tests.fixtures.app import ADMIN, FakeQueue
 
 
@@ -42,7 +44,7 @@ def test_the_api_sends_a_silent_job_again_with_its_kind_s_task(
 ) -> None:
     store = sweeping.store
     training, _ = store.create_job(kind="training", params={})
-    batch, _ = store.create_batch([[InputRow(id="1", name="tubo pvc")]])
+    batch, _ = BatchStore(store).create_batch([[InputRow(id="1", name="tubo pvc")]])
     fresh, _ = store.create_job(kind="training", params={})
     for job in (training, batch):
         _silence(store, job.id)

@@ -22,7 +22,7 @@ from core.batch import (
     rows_from_csv,
     rows_from_items,
 )
-from core.jobs import InputRow, ResultRow, RowResult
+from core.batch_store import InputRow, ResultRow, RowResult
 from core.prediction import Classifier
 
 MAX = 50

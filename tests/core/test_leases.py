@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from core.jobs import InputRow, JobStore, leases_table
+from core.batch_store import InputRow
+from core.db import leases_table
+from core.jobs import JobStore
 from core.leases import WHOLE_JOB, Heartbeat, LeaseStore, held_lease
 
 
@@ -18,7 +20,8 @@ def leases(job_store: JobStore) -> LeaseStore:
 
 
 def _batch(store: JobStore, chunks: int = 3) -> str:
-    job, _ = store.create_batch([[InputRow(id=f"{c}", name=f"tubo {c}")] for c in range(chunks)])
+    job, _ = BatchStore(store).create_batch(
+        [[InputRow(id=f"{c}", name=f"tubo {c}")] for c in range(chunks)])
     store.start(job.id, stage="categorizing", model_version=1)
     return job.id
 
@@ -112,7 +115,8 @@ def test_expired_lists_only_unfinished_work_of_active_jobs(
         take(leases, running, idx, f"task-{idx}")
     expire(job_store, running, 0)
     expire(job_store, running, 1)
-    job_store.put_result(running, 1, [("Plomería", 0.9, None)])  # finished, not yet released
+    # Finished, not yet released.
+    BatchStore(job_store).put_result(running, 1, [("Plomería", 0.9, None)])
     ended = _batch(job_store)
     take(leases, ended, 0, "task-e")
     expire(job_store, ended, 0)

@@ -13,18 +13,12 @@ from sklearn.pipeline import Pipeline
 
 from core.config import Settings
 from core.data import Catalog
+from core.errors import NoChampionError, RegistryError, RegistryUnavailable
 from core.evaluation import score
 from core.models import linear_pipeline
 from core.prediction import Classifier
-from core.registry import (
-    CHALLENGER,
-    CHAMPION,
-    NoChampionError,
-    PromotionDecision,
-    PromotionGate,
-    Registry,
-    RegistryError,
-)
+from core.promotion import PromotionDecision, PromotionGate
+from core.registry import CHALLENGER, CHAMPION, Registry
 from core.service import registry_from_settings, train_and_register
 from core.training import TrainParams, TrainResult
 from tests.fixtures.catalogs import write_catalog_csv
@@ -33,6 +27,20 @@ from tests.fixtures.registry import isolate_mlflow_env, make_data_dir, register,
 
 def aliases(registry: Registry) -> dict[int, list[str]]:
     return {info.version: info.aliases for info in registry.list_versions()}
+
+
+def logged_test_split(registry: Registry, version: int) -> tuple[list[str], list[str]]:
+    """The frozen test split stored with a version's run, read back from its artifact."""
+    import csv
+    import tempfile
+
+    run_id = registry.client.get_model_version(registry.model_name, str(version)).run_id
+    assert run_id is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = registry.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    return [r["name"] for r in rows], [r["category"] for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +115,7 @@ def test_run_records_dataset_metrics_and_test_split(
     assert params["n_test"] == str(len(small_result.test_names))
     assert params["best_classifier__C"] == str(small_result.best_params["classifier__C"])
 
-    assert registry.test_split(decision.version) == (
+    assert logged_test_split(registry, decision.version) == (
         small_result.test_names, small_result.test_categories
     )
     [info] = registry.list_versions()
@@ -146,7 +154,7 @@ def test_test_split_round_trips_awkward_names(
     result = dataclasses.replace(cheap_result, test_names=names, test_categories=categories,
                                  metrics=score(categories, predicted))
     version = register(registry, result, small_catalog).version
-    assert registry.test_split(version) == (names, categories)
+    assert logged_test_split(registry, version) == (names, categories)
 
 
 def test_baseline_family_registers_and_loads(
@@ -267,8 +275,6 @@ def test_an_unreachable_registry_is_reported_unavailable_not_missing() -> None:
     """A serving process must tell 'MLflow is down' from 'no such model', and hear it quickly."""
     import time
 
-    from core.registry import Registry, RegistryUnavailable
-
     down = Registry(tracking_uri="http://127.0.0.1:1", model_name="m", experiment_name="e")
     started = time.monotonic()
     with pytest.raises(RegistryUnavailable):
@@ -303,3 +309,28 @@ def test_a_path_model_registers_small_and_loads_with_its_levels(
     prediction = classifier_for(loaded).predict(names[0])
     assert prediction.levels is not None
     assert prediction.levels[-1][0] == prediction.category
+
+
+def test_a_champion_that_cannot_be_loaded_is_never_replaced_unseen(
+    registry: Registry, small_result: TrainResult, worse_result: TrainResult,
+    small_catalog: Catalog, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An outage while loading the champion is no verdict: the new model stays challenger."""
+    assert register(registry, small_result, small_catalog).promoted  # v1, a good champion
+    real_load = registry.load
+
+    def load(ref: str | int = CHAMPION) -> object:
+        if ref == CHAMPION:
+            raise RegistryUnavailable("model registry unavailable: artifact store timed out")
+        return real_load(ref)
+
+    monkeypatch.setattr(registry, "load", load)
+    decision = register(registry, worse_result, small_catalog)
+
+    assert not decision.promoted
+    assert "RegistryUnavailable" in decision.reason
+    assert "kept as challenger" in decision.reason
+    assert registry.champion_version() == 1
+    assert aliases(registry) == {2: [CHALLENGER], 1: [CHAMPION]}
+    tags = registry.client.get_model_version(registry.model_name, "2").tags
+    assert tags["gate_decision"] == decision.reason

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from sklearn.pipeline import Pipeline
 
-from core.registry import NoChampionError, RegistryError
+from core.errors import NoChampionError, RegistryError
 from core.serving import ChampionHolder, VersionCache
 from tests.fixtures.app import FakeRegistry
 

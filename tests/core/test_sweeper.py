@@ -7,7 +7,9 @@ import threading
 
 import pytest
 
-from core.jobs import InputRow, Job, JobStore, jobs_table
+from core.batch_store import BatchStore, InputRow
+from core.db import jobs_table
+from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Lease, LeaseStore
 from core.sweeper import sweep, sweep_leases
 from tests.core.test_leases import expire as expire_lease
@@ -43,7 +45,8 @@ def _silence(store: JobStore, job_id: str, *, for_: dt.timedelta) -> None:
 
 
 def _batch(store: JobStore, chunks: int = 2) -> str:
-    job, _ = store.create_batch([[InputRow(id=f"{c}", name=f"tubo {c}")] for c in range(chunks)])
+    job, _ = BatchStore(store).create_batch(
+        [[InputRow(id=f"{c}", name=f"tubo {c}")] for c in range(chunks)])
     return job.id
 
 
@@ -94,7 +97,8 @@ def test_jobs_with_a_recent_sign_of_life_or_ended_are_left_alone(store: JobStore
     progressing = _batch(store)
     store.start(progressing, model_version=1)
     _silence(store, progressing, for_=STALE * 3)
-    store.put_result(progressing, 0, [("Plomería", 0.9, None)])  # a chunk stored: alive
+    # A chunk stored: a sign of life.
+    BatchStore(store).put_result(progressing, 0, [("Plomería", 0.9, None)])
     sender = Sender()
 
     assert _sweep(store, sender) == ([], [])
@@ -233,7 +237,7 @@ def test_a_renewed_lease_or_one_whose_chunk_is_stored_is_left_alone(store: JobSt
     job_id = _lost_chunk(store, idx=0)
     LeaseStore(store).renew(job_id=job_id, idx=0, task_id="first", seconds=60)
     other = _lost_chunk(store, idx=2)
-    store.put_result(other, 2, [("Plomería", 0.9, None)])
+    BatchStore(store).put_result(other, 2, [("Plomería", 0.9, None)])
     sender = LeaseSender()
 
     sweep_leases(LeaseStore(store), sender, max_resends=3)

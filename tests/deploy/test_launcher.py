@@ -87,7 +87,8 @@ def test_passwords_stay_out_of_the_logs(launcher: ModuleType) -> None:
 
 
 def test_every_routed_queue_has_a_worker(launcher: ModuleType) -> None:
-    from worker.celery_app import INFERENCE_QUEUE, TASK_ROUTES
+    from worker.celery_app import TASK_ROUTES
+    from worker.names import INFERENCE_QUEUE
 
     commands = launcher.service_commands("127.0.0.1", 8000)
     consumed = set()

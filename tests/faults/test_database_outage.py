@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.data import SAMPLE_CATALOG
-from core.jobs import jobs_table
+from core.db import jobs_table
 from tests.fixtures.faults import FaultStack, batch_names, ready
 from tests.fixtures.services import ADMIN_KEY, ServiceProcess, wait_until
 

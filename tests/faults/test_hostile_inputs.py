@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.batch_store import BatchStore
 from tests.fixtures.faults import FaultStack, batch_names
 from tests.fixtures.services import ADMIN_KEY, ServiceProcess
 
@@ -62,7 +63,7 @@ def test_a_poison_row_gets_its_own_error_and_the_other_rows_succeed(
 
     assert job.state == "succeeded", job.error
     assert fault_stack.store is not None
-    rows = list(fault_stack.store.iter_results(job_id))
+    rows = list(BatchStore(fault_stack.store).iter_results(job_id))
     assert [row.row for row in rows] == list(range(len(names)))
     for row in rows:
         if row.row in poisoned:

@@ -21,9 +21,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from core.batch_store import BatchStore
 from core.config import Settings
 from core.data import Catalog
-from core.jobs import JobStore, leases_table
+from core.db import leases_table
+from core.jobs import JobStore
 from core.training import TrainResult
 from tests.fixtures.faults import batch_names, register_champion
 from tests.fixtures.hosts import (
@@ -94,7 +96,7 @@ class Hosts:
         job = self.store.get(job_id)
         assert job.state == "succeeded", f"job ended {job.state}: {job.error}"
         assert job.rows_done == job.total_rows == len(names)
-        rows = list(self.store.iter_results(job_id))
+        rows = list(BatchStore(self.store).iter_results(job_id))
         assert [r.row for r in rows] == list(range(len(names)))
         assert [(r.id, r.name) for r in rows] == [(f"sku-{i}", n) for i, n in enumerate(names)]
         assert all(r.category and r.error is None for r in rows)
@@ -173,11 +175,11 @@ def test_workers_join_mid_job_and_a_host_cut_mid_chunk_costs_a_lease(hosts: Host
     network.cut("w3")
     cut_at = time.monotonic()
     network.kill_host("w3")
-    lost = [idx for idx in held if not hosts.store.has_result(job_id, idx)]
+    lost = [idx for idx in held if not BatchStore(hosts.store).has_result(job_id, idx)]
     assert lost, "w3 finished its chunk before the cut"
     assert not hosts.store.get(job_id).terminal, "the job ended before the cut"
 
-    wait_until(lambda: all(hosts.store.has_result(job_id, idx) for idx in lost),
+    wait_until(lambda: all(BatchStore(hosts.store).has_result(job_id, idx) for idx in lost),
                timeout=LEASE + 30, interval=0.2, what=f"the chunks w3 held ({lost}) to be redone")
     redone_after = time.monotonic() - cut_at
     hosts.wait_for_end(job_id, timeout=180)

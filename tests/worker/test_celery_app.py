@@ -8,10 +8,10 @@ import pytest
 from celery import Celery
 
 import worker.tasks  # noqa: F401  (registers the shared tasks with every app)
-from api.routes.batch import BATCH_TASK
-from api.routes.jobs import TRAINING_TASK
 from core.config import Settings
 from worker.celery_app import create_celery_app
+from worker.names import BATCH_START_TASK as BATCH_TASK
+from worker.names import TRAINING_TASK
 
 REDIS = "redis://127.0.0.1:6379/0"
 

@@ -18,9 +18,11 @@ from celery.exceptions import Retry
 from sklearn.pipeline import Pipeline
 
 import worker.tasks
+from core.batch_store import BatchStore, InputRow
 from core.config import Settings
 from core.data import SAMPLE_CATALOG, load_catalog
-from core.jobs import InputRow, JobStore, StoreUnavailable
+from core.errors import RegistryUnavailable, StoreUnavailable
+from core.jobs import JobStore
 from core.leases import WHOLE_JOB, LeaseStore
 from core.prediction import Classifier
 from core.service import registry_from_settings
@@ -126,6 +128,30 @@ def test_a_bad_catalog_fails_the_job_with_the_reason_and_no_retry(
     assert problem in (job.error or "")
     assert str(path) in (job.error or "")
     assert job.attempts == 1
+
+
+def test_a_registry_outage_is_retried_not_failed_for_good(
+    tasks: TaskHarness, job_store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def mlflow_down(**_: Any) -> Any:
+        raise RegistryUnavailable("model registry unavailable: connection refused")
+
+    monkeypatch.setattr(worker.tasks, "train_and_register", mlflow_down)
+    task = tasks.task("training.run")
+    retries: list[dict[str, Any]] = []
+
+    def retry(**options: Any) -> Retry:
+        retries.append(options)
+        return Retry("retrying")
+
+    monkeypatch.setattr(task, "retry", retry)
+    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+
+    with pytest.raises(Retry):
+        task.run(job_id)
+
+    assert job_store.get(job_id).state == "running"  # not failed: the outage may pass
+    assert isinstance(retries[0]["exc"], RegistryUnavailable)
 
 
 def test_a_missing_catalog_file_fails_the_job(tasks: TaskHarness, job_store: JobStore,
@@ -276,10 +302,10 @@ NAMES = ["Tubo PVC 1/2\"", "Foco LED 9W", "Taladro 1/2\" 650W", "Pintura viníli
 
 def _batch_job(store: JobStore, names: list[str] = NAMES,
                errors: dict[int, str] | None = None) -> str:
-    job, _ = store.create_job(kind="batch", params={})
     rows = [InputRow(id=f"R{i}", name=name, error=(errors or {}).get(i))
             for i, name in enumerate(names)]
-    store.add_chunks(job.id, [rows[i:i + CHUNK_SIZE] for i in range(0, len(rows), CHUNK_SIZE)])
+    job, _ = BatchStore(store).create_batch(
+        rows[i:i + CHUNK_SIZE] for i in range(0, len(rows), CHUNK_SIZE))
     return job.id
 
 
@@ -333,7 +359,7 @@ def test_start_runs_for_the_current_message_and_drops_a_superseded_one(
 def test_start_sends_only_the_chunks_still_pending(tasks: TaskHarness,
                                                    job_store: JobStore) -> None:
     job_id = _batch_job(job_store)
-    job_store.put_result(job_id, 1, [("Plomería", 0.9, None)] * CHUNK_SIZE)
+    BatchStore(job_store).put_result(job_id, 1, [("Plomería", 0.9, None)] * CHUNK_SIZE)
 
     tasks.task("batch.start").run(job_id)
 
@@ -343,7 +369,7 @@ def test_start_sends_only_the_chunks_still_pending(tasks: TaskHarness,
 def test_start_of_a_job_with_nothing_pending_finishes_it(tasks: TaskHarness,
                                                          job_store: JobStore) -> None:
     job_id = _batch_job(job_store, names=NAMES[:2])
-    job_store.put_result(job_id, 0, [("Plomería", 0.9, None)] * 2)
+    BatchStore(job_store).put_result(job_id, 0, [("Plomería", 0.9, None)] * 2)
 
     tasks.task("batch.start").run(job_id)
 
@@ -379,7 +405,7 @@ def test_chunks_use_the_pinned_version_and_the_job_succeeds_when_all_are_done(
     assert job.state == "succeeded"
     assert job.rows_done == 16
     assert fake_registry.loads == [1]  # loaded once, and never the new champion
-    results = list(job_store.iter_results(job_id))
+    results = list(BatchStore(job_store).iter_results(job_id))
     assert [r.name for r in results] == NAMES
     assert [r.category for r in results] == app_pipeline.predict(NAMES).tolist()
     # Every row carries its decision against v1's threshold, and the summary counts them.
@@ -414,10 +440,10 @@ def test_a_chunk_run_twice_stores_its_result_once(
     chunk.run(job_id, 0)  # a redelivered message
 
     assert calls == [CHUNK_SIZE]
-    assert job_store.chunks_done(job_id) == 1
+    assert BatchStore(job_store).chunks_done(job_id) == 1
     assert job_store.get(job_id).rows_done == CHUNK_SIZE
     _run_chunks(tasks)
-    results = list(job_store.iter_results(job_id))
+    results = list(BatchStore(job_store).iter_results(job_id))
     assert [r.row for r in results] == list(range(len(NAMES)))
 
 
@@ -455,7 +481,7 @@ def test_a_poison_row_gets_its_own_error_and_the_others_succeed(
     _run_chunks(tasks)
 
     assert job_store.get(job_id).state == "succeeded"
-    results = list(job_store.iter_results(job_id))
+    results = list(BatchStore(job_store).iter_results(job_id))
     assert results[3].error == "prediction failed: RuntimeError"
     assert results[3].category is None
     assert results[5].error == "empty name"  # found on intake, kept
@@ -473,7 +499,7 @@ def test_a_chunk_of_a_cancelled_job_is_skipped(
 
     _run_chunks(tasks)
 
-    assert job_store.chunks_done(job_id) == 0
+    assert BatchStore(job_store).chunks_done(job_id) == 0
     assert job_store.get(job_id).state == "cancelled"
     assert fake_registry.loads == []  # not even the model was loaded
 
@@ -521,7 +547,7 @@ def test_a_job_database_outage_is_waited_out_past_the_usual_retries(
         raise StoreUnavailable("job database unavailable: connection refused")
 
     monkeypatch.setattr(chunk, "retry", retry)
-    monkeypatch.setattr(worker_context.store, "get_chunk", unavailable)
+    monkeypatch.setattr(worker_context.batches, "get_chunk", unavailable)
 
     chunk.push_request(retries=chunk.max_retries)  # a failure of another kind would end here
     try:
@@ -624,7 +650,7 @@ def test_a_chunk_holds_its_lease_while_it_runs_and_releases_it_when_stored(
     assert (lease.task_id, lease.pid) == ("chunk-task-1", os.getpid())
     assert leases.get(job_id, 1) is None
     assert leases.get(job_id, WHOLE_JOB) is None  # the fan-out released its own
-    assert job_store.has_result(job_id, 1)
+    assert BatchStore(job_store).has_result(job_id, 1)
 
 
 def test_a_chunk_another_worker_holds_is_left_to_it(
@@ -639,7 +665,7 @@ def test_a_chunk_another_worker_holds_is_left_to_it(
 
     _run_as(tasks, "batch.chunk", "duplicate", job_id, 0)
 
-    assert not job_store.has_result(job_id, 0)
+    assert not BatchStore(job_store).has_result(job_id, 0)
     lease = LeaseStore(job_store).get(job_id, 0)
     assert lease is not None
     assert lease.task_id == "other"
@@ -658,7 +684,7 @@ def test_a_chunk_sent_again_after_its_worker_was_lost_is_categorized(
 
     _run_as(tasks, "batch.chunk", "sent-again", job_id, 0)
 
-    assert job_store.has_result(job_id, 0)
+    assert BatchStore(job_store).has_result(job_id, 0)
     assert leases.get(job_id, 0) is None
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from core.jobs import InputRow, JobStore
+from core.batch_store import BatchStore, InputRow
+from core.jobs import JobStore
 from tests.fixtures.app import ADMIN
 
 
 def _batch(store: JobStore, n_rows: int) -> str:
     rows = [InputRow(id=str(i), name=f"taladro {i}") for i in range(n_rows)]
-    job, _ = store.create_batch([rows[:3], rows[3:]])
+    job, _ = BatchStore(store).create_batch([rows[:3], rows[3:]])
     return job.id
 
 
@@ -19,7 +20,7 @@ def _jobs(store: JobStore) -> dict[str, str]:
     ids = {"training_queued": store.create_job(kind="training", params={})[0].id}
     ids["batch_running"] = _batch(store, 5)
     store.start(ids["batch_running"], stage="categorizing")
-    store.put_result(ids["batch_running"], 0, [("Herramientas", 0.9, None)] * 3)
+    BatchStore(store).put_result(ids["batch_running"], 0, [("Herramientas", 0.9, None)] * 3)
     ids["training_failed"] = store.create_job(kind="training", params={})[0].id
     store.fail(ids["training_failed"], "the catalog has one category")
     ids["batch_queued"] = _batch(store, 4)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.batch_store import BatchStore
 from core.jobs import JobStore
 from tests.fixtures.app import ADMIN, stored_jobs
 
@@ -70,7 +71,7 @@ def test_an_over_long_csv_id_is_that_rows_error_and_is_stored_cut(
                                files={"file": ("b.csv", io.BytesIO(content), "text/csv")})
 
     assert response.status_code == 202, response.text
-    rows = job_store.get_chunk(response.json()["job_id"], 0)
+    rows = BatchStore(job_store).get_chunk(response.json()["job_id"], 0)
     assert [(r.id, r.error) for r in rows] == [
         ("A1", None),
         ("y" * 200 + "…", "id is 1000 characters long; the limit is 200 (MAX_ID_LENGTH)"),

@@ -145,7 +145,8 @@ def test_a_registry_outage_is_retried_not_failed_for_good(
         return Retry("retrying")
 
     monkeypatch.setattr(task, "retry", retry)
-    job_id = _training_job(job_store, data="/x.csv", table=None, query=None)
+    job_id = _training_job(job_store, upload=True, filename="mine.csv")
+    job_store.put_upload(job_id, "category,name\nPlomería,Tubo PVC\n".encode())
 
     with pytest.raises(Retry):
         task.run(job_id)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.jobs import ResultRow
+from core.batch_store import ResultRow
 from core.results_view import ResultQuery, view_results
 
 

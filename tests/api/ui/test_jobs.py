@@ -6,7 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from core.jobs import InputRow, JobStore
+from core.batch_store import BatchStore, InputRow
+from core.jobs import JobStore
 from tests.api.ui.console import sign_in
 
 NAMES = ["taladro percutor", "tubo pvc", "foco led", "brocha 2 pulgadas", "llave inglesa"]
@@ -16,10 +17,10 @@ def _finished_batch(store: JobStore, n_rows: int) -> str:
     """A succeeded batch of `n_rows`: categories cycle, confidence rises with the row number."""
     rows = [InputRow(id=f"SKU-{i}", name=f"{NAMES[i % 5]} {i}") for i in range(n_rows)]
     chunks = [rows[i:i + 50] for i in range(0, n_rows, 50)]
-    job, _ = store.create_batch(chunks)
+    job, _ = BatchStore(store).create_batch(chunks)
     store.start(job.id, stage="categorizing")
     for idx, chunk in enumerate(chunks):
-        store.put_result(job.id, idx, [
+        BatchStore(store).put_result(job.id, idx, [
             (("Herramientas", "Plomería")[(idx * 50 + i) % 2], (idx * 50 + i) / n_rows, None)
             for i in range(len(chunk))])
     store.succeed(job.id, {"rows": n_rows})
@@ -84,7 +85,7 @@ def test_the_results_fragment_pages_on(api_client: TestClient, job_store: JobSto
 
 
 def test_a_failed_job_says_why(api_client: TestClient, job_store: JobStore) -> None:
-    job, _ = job_store.create_batch([[InputRow(id=None, name="taladro")]])
+    job, _ = BatchStore(job_store).create_batch([[InputRow(id=None, name="taladro")]])
     job_store.fail(job.id, "the model could not be loaded")
 
     page = api_client.get(f"/ui/jobs/{job.id}").text

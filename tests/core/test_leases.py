@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.batch_store import InputRow
+from core.batch_store import BatchStore, InputRow
 from core.db import leases_table
 from core.jobs import JobStore
 from core.leases import WHOLE_JOB, Heartbeat, LeaseStore, held_lease

@@ -206,3 +206,12 @@ def current_revision(engine: Engine) -> str | None:
     with transaction(engine) as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return context.get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration: where `upgrade()` brings every database."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head

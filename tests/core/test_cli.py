@@ -286,3 +286,34 @@ def test_predict_file_that_cannot_be_read(trained: dict[str, Any],
     code, _, err = run(capsys, "predict", "--file", str(tmp_path / "missing.csv"))
     assert code == 2
     assert_one_line_error(err, "cannot read")
+
+
+def test_evaluate_and_predict_a_path_model_level_by_level(
+    empty_home: Registry, path_result: TrainResult, path_catalog: Catalog, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.fixtures.catalogs import write_catalog_csv
+
+    register(empty_home, path_result, path_catalog)
+    # Written the way a store might: no spaces around the separator.
+    messy = Catalog(names=path_catalog.names,
+                    categories=[c.replace(" > ", ">") for c in path_catalog.categories],
+                    source="messy")
+    data = write_catalog_csv(messy, tmp_path / "paths.csv")
+
+    code, out, _ = run(capsys, "evaluate", "--data", str(data), "--json")
+    assert code == 0
+    levels = json.loads(out)["levels"]
+    assert set(levels) == {"depth_1", "leaf"}
+    assert levels["depth_1"]["categories"] == 6
+    assert levels["depth_1"]["accuracy"] >= levels["leaf"]["accuracy"] > 0.8
+
+    code, out, _ = run(capsys, "evaluate", "--data", str(data))
+    assert code == 0
+    assert "depth_1  (6 categories): accuracy" in out
+
+    code, out, _ = run(capsys, "predict", "Tubo PVC 1/2 hidráulico", "--json")
+    [answer] = json.loads(out)
+    assert answer["levels"][0]["category"] == "Plomería"
+    assert answer["levels"][-1]["category"] == answer["category"]
+    assert "filed_under" in answer

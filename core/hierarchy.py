@@ -142,7 +142,12 @@ class LocalClassifiers(ClassifierMixin, BaseEstimator):
         log_conditional = shifted - np.repeat(norm, lengths, axis=-1)
         padded = np.concatenate(
             [log_conditional, np.zeros((*log_conditional.shape[:-1], 1))], axis=-1)
-        return padded[..., self.leaf_columns_].sum(axis=-1)
+        # Level by level: a (rows, leaves) sum, never a (rows, leaves, depth) temporary.
+        columns = self.leaf_columns_
+        total = padded[..., columns[:, 0]]
+        for depth in range(1, columns.shape[1]):
+            total += padded[..., columns[:, depth]]
+        return total
 
     def decision_function(self, X: Any) -> np.ndarray:  # noqa: N803
         """Leaf log-probabilities: scores whose softmax is `predict_proba`."""

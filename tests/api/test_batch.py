@@ -115,7 +115,7 @@ def test_a_semicolon_delimited_csv_is_accepted(api_client: TestClient,
     (b"", "the CSV file is empty"),
     (b"\n\n", "the CSV file is empty"),
     (b"\xef\xbb\xbf", "empty"),
-    (b"\xff\xfe\xfd\xfc", ""),
+    (b"\xff\xfe\xfd\xfc", "the CSV has no 'name' column (header: \ufffd"),
     # A Windows-1252 export, as spreadsheets in Spanish make them, without a name column.
     (b"c\xf3digo;descripci\xf3n\n1;Foco\n", "no 'name' column (header: c\ufffddigo"),
 ], ids=["no-name-column", "binary", "empty", "blank", "bom-only", "undecodable", "latin-1"])

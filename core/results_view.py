@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.batch_store import ResultRow
+from core.batch_store import BatchStore, ResultRow
+from core.jobs import Job
 
 Sort = Literal["row", "confidence", "-confidence"]
 
@@ -27,6 +28,12 @@ class ResultQuery:
     sort: Sort = "row"
     offset: int = 0
     limit: int = 100
+
+    @property
+    def plain(self) -> bool:
+        """No filter and input order: the page is a slice, read without a scan."""
+        return (self.sort == "row" and self.decision is None and self.category is None
+                and self.min_confidence is None and self.max_confidence is None)
 
     def matches(self, row: ResultRow) -> bool:
         if self.decision is not None and decision_of(row) != self.decision:
@@ -83,3 +90,21 @@ def view_results(rows: Iterable[ResultRow], query: ResultQuery) -> ResultView:
         ranked = sorted(heap, key=lambda entry: (-entry[0], -entry[1]))
         view.rows = [entry[2] for entry in itertools.islice(ranked, query.offset, keep)]
     return view
+
+
+def results_page(batches: BatchStore, job: Job, query: ResultQuery) -> ResultView:
+    """A finished batch job's page of results.
+
+    An unfiltered page in input order reads only its own chunks, with the counts from the job's
+    summary; a filtered or sorted one reads every row once (see BENCHMARKS.md, "Console").
+    """
+    summary = job.result or {}
+    per_category = summary.get("per_category")
+    if query.plain and isinstance(per_category, dict):
+        rows = list(batches.iter_results(job.id, offset=query.offset, limit=query.limit))
+        categories = Counter({name: sum(counts.values())
+                              for name, counts in per_category.items()})
+        decisions = Counter({d: int(summary[d]) for d in ("auto", "review") if summary.get(d)})
+        return ResultView(total=job.total_rows or 0, rows=rows, categories=categories,
+                          decisions=decisions)
+    return view_results(batches.iter_results(job.id), query)

@@ -13,7 +13,7 @@ from api.submission import job_public
 from api.ui.web import redirect, render, require_role, role_of, state_of
 from core.errors import JobNotFound
 from core.jobs import Job, JobKind, JobState
-from core.results_view import ResultQuery, view_results
+from core.results_view import ResultQuery, results_page
 
 router = APIRouter()
 
@@ -116,7 +116,7 @@ def _results(request: Request, job: Job) -> dict[str, Any]:
         max_confidence=_number(params.get("max_confidence")),
         sort=params.get("sort") if params.get("sort") in SORTS else "row",  # type: ignore[arg-type]
         offset=int(offset) if offset.isdigit() else 0, limit=PAGE)
-    view = view_results(state_of(request).batches.iter_results(job.id), query)
+    view = results_page(state_of(request).batches, job, query)
     filters = {k: v for k, v in {
         "decision": query.decision, "category": query.category,
         "min_confidence": params.get("min_confidence") or None,

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.batch_store import ResultRow
-from core.results_view import ResultQuery, view_results
+from core.batch_store import BatchStore, InputRow, ResultRow
+from core.jobs import JobStore
+from core.results_view import ResultQuery, results_page, view_results
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,35 @@ def test_the_total_counts_every_match_beyond_the_page() -> None:
 
     assert view.total == 5
     assert [r.id for r in view.rows] == ["a"]
+
+
+def _stored_batch(jobs: JobStore) -> str:
+    store = BatchStore(jobs)
+    rows = [InputRow(id=str(i), name=f"taladro {i}") for i in range(12)]
+    job, _ = store.create_batch([rows[:5], rows[5:10], rows[10:]])
+    for idx, n in enumerate((5, 5, 2)):
+        store.put_result(job.id, idx, [("Herramientas" if (idx + i) % 3 else "Plomería",
+                                        (idx * 5 + i) / 12, None) for i in range(n)])
+    jobs.succeed(job.id, {"rows": 12, **store.decision_counts(job.id)})
+    return job.id
+
+
+def test_a_plain_page_is_a_slice_with_the_summarys_counts(job_store: JobStore) -> None:
+    job = job_store.get(_stored_batch(job_store))
+
+    view = results_page(BatchStore(job_store), job, ResultQuery(offset=4, limit=3))
+
+    assert [r.row for r in view.rows] == [4, 5, 6]
+    assert view.total == 12
+    assert view.categories == {"Herramientas": 8, "Plomería": 4}
+    assert view.decisions == {"review": 12}  # no threshold: every row goes to review
+
+
+def test_a_filtered_page_reads_every_row(job_store: JobStore) -> None:
+    job = job_store.get(_stored_batch(job_store))
+
+    view = results_page(BatchStore(job_store), job,
+                        ResultQuery(category="Plomería", sort="-confidence"))
+
+    assert [r.row for r in view.rows] == [11, 7, 3, 0]
+    assert view.total == 4

@@ -23,7 +23,7 @@ def _finished_batch(store: JobStore, n_rows: int) -> str:
         BatchStore(store).put_result(job.id, idx, [
             (("Herramientas", "Plomería")[(idx * 50 + i) % 2], (idx * 50 + i) / n_rows, None)
             for i in range(len(chunk))])
-    store.succeed(job.id, {"rows": n_rows})
+    store.succeed(job.id, {"rows": n_rows, **BatchStore(store).decision_counts(job.id)})
     return job.id
 
 

@@ -18,11 +18,17 @@ Form = Annotated[dict, Depends(check_csrf)]
 
 # Tags and params the training writes that the page shows beside the metrics.
 THRESHOLD_KEYS = ("auto_file_threshold",)
-COVERAGE_KEYS = ("auto_file_coverage", "test_auto_file_coverage", "coverage")
+COVERAGE_KEYS = ("auto_file_coverage_test", "auto_file_coverage")
 
 
-def _first(values: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    return next((values[k] for k in keys if k in values), None)
+def _first(values: dict[str, Any], keys: tuple[str, ...]) -> float | None:
+    """The first of `keys` holding a number ("none" means no threshold qualified)."""
+    for key in keys:
+        try:
+            return float(values[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return None
 
 
 @router.get("/models")

@@ -24,6 +24,8 @@ def test_shows_versions_with_the_champion_and_the_gate_decision(
     assert 'href="/ui/models/1">v1</a> <span class="badge">Serving' in page
     assert "v1: first model: no champion yet" in page
     assert "0.9000" in page
+    assert "0.931" in page  # the auto-file threshold
+    assert "87.1 %" in page  # its coverage on the test split
     assert "Sign in as admin" in page
     assert "/promote" not in page  # no admin buttons without the admin key
 

@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("catalog", nargs="?")
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--cut-rows", type=int, default=100_000)
+    parser.add_argument("--keep", action="store_true", help="keep the hosts' logs and stores")
     args = parser.parse_args()
     reason = namespaces_unavailable()
     if reason:
@@ -112,7 +113,8 @@ def main() -> None:
                               "lease_seconds": Settings(_env_file=None).lease_seconds,
                               "heartbeat_seconds": Settings(_env_file=None).heartbeat_seconds}
 
-    with host_network() as network:
+    with host_network(keep=args.keep) as network:
+        log(f"hosts under {network.root}")
         urls = start_infrastructure(network)
         for n in (1, 2, 3):
             add_worker_host(network, n)
@@ -136,7 +138,7 @@ def main() -> None:
             wait_until(lambda: httpx.post(f"{api_url}/v1/categorizer/inference",
                                           json={"product_list": ["tubo"]},
                                           timeout=5).status_code == 200,
-                       timeout=60, what="the API to serve the champion")
+                       timeout=300, interval=1.0, what="the API to serve the champion")
             names = [names_all[i % len(names_all)] for i in range(args.rows)]
             throughput = {}
             for count, host in ((1, None), (2, "w2"), (3, "w3")):

@@ -34,9 +34,11 @@ sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
 
+from core.batch_store import BatchStore  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.data import load_catalog  # noqa: E402
-from core.jobs import JobStore, leases_table  # noqa: E402
+from core.db import leases_table  # noqa: E402
+from core.jobs import JobStore  # noqa: E402
 from tests.fixtures.hosts import (  # noqa: E402
     BIN,
     HostNetwork,
@@ -165,15 +167,16 @@ def main() -> None:
             network.cut("w3")
             cut_at = time.monotonic()
             network.kill_host("w3")
-            lost = [i for i in held if not store.has_result(job_id, i)]
-            wait_until(lambda: all(store.has_result(job_id, i) for i in lost), timeout=600,
+            batches = BatchStore(store)
+            lost = [i for i in held if not batches.has_result(job_id, i)]
+            wait_until(lambda: all(batches.has_result(job_id, i) for i in lost), timeout=600,
                        interval=0.2, what="the lost chunks to be redone")
             redone = time.monotonic() - cut_at
             wait_until(lambda: store.get(job_id).terminal, timeout=900, interval=0.25,
                        what="the cut job to end")
             ended = time.monotonic() - cut_at
             job = store.get(job_id)
-            rows = list(store.iter_results(job_id))
+            rows = list(batches.iter_results(job_id))
             report["cut"] = {
                 "rows": args.cut_rows, "state": job.state, "lost_chunks": lost,
                 "seconds_cut_to_lost_chunks_stored": round(redone, 1),

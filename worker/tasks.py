@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.utils.time import get_exponential_backoff_interval
 
 from core import metrics
 from core.batch import categorize_rows
@@ -82,8 +83,14 @@ def _stop_this_process(reason: str) -> None:
 
 
 def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
-    """Retry with backoff while attempts remain, then record a final failure that says why."""
+    """Fail at once on a wrong request; retry anything else with backoff while attempts remain
+    (an outage of the job store for longer), then record a final failure that says why."""
     retries = task.request.retries
+    if isinstance(exc, InvalidRequest | NotFound):  # wrong, not transient: retrying cannot help
+        if metrics.enabled():
+            metrics.get_metrics().task_failures.labels(task=task.name).inc()
+        get_context().store.fail(job_id, f"{exc.__class__.__name__}: {exc}")
+        return
     if isinstance(exc, StoreUnavailable) and retries < DATABASE_OUTAGE_RETRIES:
         # The job store is where the failure would be recorded: wait the outage out.
         logger.warning("job %s: job database unavailable; retry %d", job_id, retries + 1)
@@ -91,7 +98,9 @@ def _give_up(task: Task, job_id: str, exc: BaseException) -> None:
                          max_retries=DATABASE_OUTAGE_RETRIES)
     if retries < task.max_retries:
         logger.warning("job %s: %s; retry %d of %d", job_id, exc, retries + 1, task.max_retries)
-        raise task.retry(exc=exc, countdown=min(60, 2 ** (retries + 1)))
+        # Celery's own retry_backoff formula: exponential, capped, with full jitter.
+        raise task.retry(exc=exc, countdown=get_exponential_backoff_interval(
+            factor=2, retries=retries, maximum=60, full_jitter=True))
     if metrics.enabled():
         metrics.get_metrics().task_failures.labels(task=task.name).inc()
     get_context().store.fail(

@@ -722,3 +722,43 @@ def test_a_training_holds_its_lease_with_a_fence_and_releases_it(
     assert [lease.task_id for lease in held] == ["train-1"]
     assert leases.get(job_id, WHOLE_JOB) is None
     assert job_store.get(job_id).state == "failed"
+
+
+# -- transient or wrong: what a chunk retries and what fails it at once ---------------------------
+
+def test_a_chunk_whose_pinned_version_is_gone_fails_the_job_at_once(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)  # pins v1
+    del fake_registry.pipelines[1]  # deleted from the registry since
+
+    tasks.task("batch.chunk").run(job_id, 0)  # returns: no retry was asked for
+
+    job = job_store.get(job_id)
+    assert job.state == "failed"
+    assert job.error == "RegistryError: model 'product-categorizer' has no version 1"
+
+
+def test_a_registry_outage_in_a_chunk_is_retried_not_failed(
+    tasks: TaskHarness, job_store: JobStore, worker_context: WorkerContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+
+    def unreachable(version: int) -> Any:
+        raise RegistryUnavailable("MLflow tracking server unreachable")
+
+    monkeypatch.setattr(worker_context.models, "get", unreachable)
+    retries: list[dict[str, Any]] = []
+    chunk = tasks.task("batch.chunk")
+    monkeypatch.setattr(chunk, "retry", lambda **kwargs: retries.append(kwargs) or Retry())
+
+    with pytest.raises(Retry):
+        chunk.run(job_id, 0)
+
+    assert job_store.get(job_id).state == "running"
+    [retry] = retries
+    assert isinstance(retry["exc"], RegistryUnavailable)
+    assert 0 <= retry["countdown"] <= 2  # Celery's backoff, with jitter, from 2 s

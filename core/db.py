@@ -92,6 +92,40 @@ leases_table = sa.Table(
     sa.Column("resends", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
+# Monitoring (core/monitoring_store.py): live drift profiles and the challenger's shadow record.
+drift_profiles_table = sa.Table(
+    "categorizer_drift_profiles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_version", sa.Integer, nullable=False, index=True),
+    sa.Column("source", sa.String(16), nullable=False),  # "sync" or "batch"
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("profile", sa.JSON, nullable=False),
+)
+
+shadow_tallies_table = sa.Table(
+    "categorizer_shadow_tallies", metadata,
+    sa.Column("challenger_version", sa.Integer, primary_key=True),
+    sa.Column("champion_version", sa.Integer, primary_key=True),
+    sa.Column("compared", sa.Integer, nullable=False),
+    sa.Column("agreed", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+shadow_disagreements_table = sa.Table(
+    "categorizer_shadow_disagreements", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("challenger_version", sa.Integer, nullable=False, index=True),
+    sa.Column("champion_version", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("champion_category", sa.Text, nullable=False),
+    sa.Column("challenger_category", sa.Text, nullable=False),
+    sa.Column("champion_confidence", sa.Float),
+    sa.Column("challenger_confidence", sa.Float),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Rows that belong to a job, deleted with it (children first).
 JOB_CHILD_TABLES = (leases_table, results_table, chunks_table, uploads_table)
 

@@ -8,51 +8,21 @@ names agreed on) and at most SHADOW_MAX_DISAGREEMENTS of the names it disagreed 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from core import db
+from core.db import (
+    drift_profiles_table,
+    shadow_disagreements_table,
+    shadow_tallies_table,
+    transaction,
+)
 from core.drift import Profile
-from core.errors import StoreUnavailable
-
-metadata = sa.MetaData()
-
-drift_profiles_table = sa.Table(
-    "categorizer_drift_profiles", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("model_version", sa.Integer, nullable=False, index=True),
-    sa.Column("source", sa.String(16), nullable=False),  # "sync" or "batch"
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("rows", sa.Integer, nullable=False),
-    sa.Column("profile", sa.JSON, nullable=False),
-)
-
-shadow_tallies_table = sa.Table(
-    "categorizer_shadow_tallies", metadata,
-    sa.Column("challenger_version", sa.Integer, primary_key=True),
-    sa.Column("champion_version", sa.Integer, primary_key=True),
-    sa.Column("compared", sa.Integer, nullable=False),
-    sa.Column("agreed", sa.Integer, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-shadow_disagreements_table = sa.Table(
-    "categorizer_shadow_disagreements", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("challenger_version", sa.Integer, nullable=False, index=True),
-    sa.Column("champion_version", sa.Integer, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("champion_category", sa.Text, nullable=False),
-    sa.Column("challenger_category", sa.Text, nullable=False),
-    sa.Column("champion_confidence", sa.Float),
-    sa.Column("challenger_confidence", sa.Float),
-    sa.Column("source", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 def _now() -> dt.datetime:
@@ -94,16 +64,8 @@ class MonitoringStore:
         self.engine = engine
 
     def create_schema(self) -> None:
-        with self._begin() as connection:
-            metadata.create_all(connection)
-
-    @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"job database unavailable: {exc.orig}") from exc
+        """The tables live in the job database's schema (core.db); this brings it up to date."""
+        db.upgrade(self.engine)
 
     # -- drift -----------------------------------------------------------------------------------
 
@@ -114,7 +76,7 @@ class MonitoringStore:
             return
         table = drift_profiles_table
         now = _now()
-        with self._begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(table.insert().values(
                 model_version=model_version, source=source, created_at=now,
                 rows=profile.rows, profile=profile.as_dict()))
@@ -127,7 +89,7 @@ class MonitoringStore:
 
     def window(self, model_version: int, *, since: dt.datetime) -> Window:
         table = drift_profiles_table
-        with self._begin() as connection:
+        with transaction(self.engine) as connection:
             rows = connection.execute(
                 sa.select(table.c.source, table.c.created_at, table.c.profile)
                 .where(table.c.model_version == model_version, table.c.created_at >= since)
@@ -153,7 +115,7 @@ class MonitoringStore:
         key = (tallies.c.challenger_version == challenger_version,
                tallies.c.champion_version == champion_version)
         now = _now()
-        with self._begin() as connection:
+        with transaction(self.engine) as connection:
             updated = connection.execute(tallies.update().where(*key).values(
                 compared=tallies.c.compared + compared, agreed=tallies.c.agreed + agreed,
                 updated_at=now)).rowcount
@@ -187,7 +149,7 @@ class MonitoringStore:
     def shadow_tallies(self, challenger_version: int) -> dict[str, Any] | None:
         """{"compared", "agreed", "champion_versions", "updated_at"}, or None if never run."""
         tallies = shadow_tallies_table
-        with self._begin() as connection:
+        with transaction(self.engine) as connection:
             rows = connection.execute(sa.select(tallies).where(
                 tallies.c.challenger_version == challenger_version)).mappings().all()
         if not rows:
@@ -205,7 +167,7 @@ class MonitoringStore:
                  .order_by(kept.c.id.desc()))
         if limit is not None:
             query = query.limit(limit)
-        with self._begin() as connection:
+        with transaction(self.engine) as connection:
             rows = connection.execute(query).mappings().all()
         return [Disagreement(
             name=r["name"], champion_category=r["champion_category"],

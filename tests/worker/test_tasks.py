@@ -225,7 +225,9 @@ def test_an_unexpected_error_is_retried_then_recorded(
     with pytest.raises(Retry):
         task.run(job_id)
     assert job_store.get(job_id).state == "running"
-    assert [(str(r["exc"]), r["countdown"]) for r in retries] == [("disk full", 2)]
+    [retried] = retries
+    assert str(retried["exc"]) == "disk full"
+    assert 0 <= retried["countdown"] <= 2  # Celery's backoff from 2 s, with full jitter
 
     task.push_request(retries=task.max_retries)  # the last attempt
     try:

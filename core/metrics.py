@@ -266,6 +266,12 @@ def record_chunk(*, version: int, classes: Sequence[str],
     metrics.chunk_duration.observe(seconds)
 
 
+def lease_expired(kind: str) -> None:
+    """An expired lease the sweeper acted on (sent the work again, or gave up on it)."""
+    if _state["enabled"]:
+        get_metrics().leases_expired.labels(kind=kind).inc()
+
+
 def observe_training(seconds: float, *, promoted: bool) -> None:
     if _state["enabled"]:
         get_metrics().training_duration.labels(

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.jobs import Job, JobStore
+from core import metrics
 from core.leases import Lease, LeaseStore
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def sweep_leases(leases: LeaseStore, resend: ResendLeased, *, max_resends: int) 
             if leases.give_up(lease, reason):
                 logger.error("job %s (%s): %s", lease.job_id, lease.job_kind, reason)
                 failed.append(lease.job_id)
+                metrics.lease_expired(lease.job_kind)
             continue
         task_id = str(uuid.uuid4())
         if not leases.claim_resend(lease, task_id):
@@ -118,4 +120,5 @@ def sweep_leases(leases: LeaseStore, resend: ResendLeased, *, max_resends: int) 
         logger.warning("job %s (%s): %s; sent again as task %s (%d of %d)", lease.job_id,
                        lease.job_kind, lost, task_id, lease.resends + 1, max_resends)
         resent.append(f"{lease.job_id}/{lease.idx}")
+        metrics.lease_expired(lease.job_kind)
     return SweepReport(resent=resent, failed=failed)

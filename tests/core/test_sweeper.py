@@ -315,3 +315,19 @@ def test_two_lease_sweepers_at_once_send_each_lost_chunk_once(store: JobStore) -
 
     assert sorted(job for job, _, _ in sender.sent) == sorted(jobs)
     assert len({task for _, _, task in sender.sent}) == len(jobs)
+
+
+def test_each_expired_lease_acted_on_is_counted_once(store: JobStore) -> None:
+    from prometheus_client import REGISTRY
+
+    def expired() -> float:
+        return REGISTRY.get_sample_value("categorizer_leases_expired_total",
+                                         {"kind": "batch"}) or 0.0
+
+    before = expired()
+    _lost_chunk(store)
+
+    sweep_leases(LeaseStore(store), LeaseSender(), max_resends=3)
+    sweep_leases(LeaseStore(store), LeaseSender(), max_resends=3)  # nothing new expired
+
+    assert expired() == before + 1

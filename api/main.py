@@ -243,7 +243,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     if limits.metrics_enabled:
         app.add_middleware(HttpMetrics)
     metrics.set_enabled(limits.metrics_enabled)
-    metrics.configure_categories(limits.metrics_max_categories)
+    metrics.configure_categories(limits.metrics_max_categories, limits.category_separator)
     install_error_handlers(app)
     # Every route can meet these: a malformed or oversize body, and a dependency that is down.
     common = problems(400, 413, 422, 503)

@@ -34,7 +34,7 @@ def start_exporter(**_: Any) -> None:
     """Serve /metrics for this node when WORKER_METRICS_PORT is set (main process, pre-fork)."""
     settings = get_settings()
     metrics.set_enabled(settings.metrics_enabled)
-    metrics.configure_categories(settings.metrics_max_categories)
+    metrics.configure_categories(settings.metrics_max_categories, settings.category_separator)
     port = settings.worker_metrics_port
     if port is None or not settings.metrics_enabled:
         return

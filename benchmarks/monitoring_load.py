@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 from _stack import Stack, catalog_path, log, scratch_stack, wait_for_quiet
-from inference_load import interleaved, lua_script, wrk
+from inference_load import _combine, lua_script, wrk
 
 PRODUCT = "/v1/categorizer/inference"
 
@@ -43,6 +43,43 @@ def api_with(stack: Stack, name: str, **env: str) -> tuple[Any, str]:
         stack.env.clear()
         stack.env.update(saved)
     return proc, stack.api_url
+
+
+def _cpu(proc: Any) -> float:
+    """CPU seconds the API process has used: insensitive to what other processes do."""
+    total = 0.0
+    for process in proc.tree():
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def in_turns(targets: dict[str, tuple[Any, str]], script: Path, *, duration: int, clients: int,
+             slices: int) -> dict[str, Any]:
+    """Like inference_load.interleaved, plus each API's CPU per request over its turns."""
+    each = max(1, round(duration / slices))
+    parts: dict[str, list[dict[str, Any]]] = {key: [] for key in targets}
+    cpu = dict.fromkeys(targets, 0.0)
+    for _ in range(slices):
+        for key, (proc, url) in targets.items():
+            before = _cpu(proc)
+            parts[key].append(wrk(url + PRODUCT, script, duration=each, clients=clients,
+                                  threads=2))
+            cpu[key] += _cpu(proc) - before
+    figures = {key: _combine(runs) for key, runs in parts.items()}
+    for key, figure in figures.items():
+        figure["api_cpu_us_per_request"] = round(cpu[key] / figure["requests"] * 1e6, 1)
+    return figures
+
+
+def scrape_cpu(proc: Any, url: str, n: int = 300) -> float:
+    """The API's CPU per GET /metrics, in ms, over `n` scrapes of an idle process."""
+    with httpx.Client(timeout=10) as client:
+        client.get(url + "/metrics")
+        before = _cpu(proc)
+        for _ in range(n):
+            client.get(url + "/metrics")
+        return round((_cpu(proc) - before) / n * 1000, 3)
 
 
 def scrape_under_load(url: str, script: Path, *, clients: int, seconds: int) -> dict[str, Any]:
@@ -92,7 +129,8 @@ def scrape_under_load(url: str, script: Path, *, clients: int, seconds: int) -> 
     }
 
 
-def run(stack: Stack, catalog: Path, *, duration: int, clients: int, slices: int) -> dict:
+def run(stack: Stack, catalog: Path, *, duration: int, clients: int, slices: int,
+        quiet_timeout: float = 600) -> dict:
     from core.data import load_catalog
 
     names = load_catalog(str(catalog)).names
@@ -107,29 +145,32 @@ def run(stack: Stack, catalog: Path, *, duration: int, clients: int, slices: int
         script = Path(handle.name)
     report: dict[str, Any] = {"clients": clients, "duration_s": duration, "slices": slices}
     try:
-        _, on = api_with(stack, "metrics-on", METRICS_ENABLED="true", SHADOW_SAMPLE_RATE="0")
-        _, off = api_with(stack, "metrics-off", METRICS_ENABLED="false",
-                          SHADOW_SAMPLE_RATE="0")
-        _, shadow_on = api_with(stack, "shadow-on", SHADOW_SAMPLE_RATE="0.1",
-                                MODEL_REFRESH_SECONDS="1")
-        _, shadow_off = api_with(stack, "shadow-off", SHADOW_SAMPLE_RATE="0",
-                                 MODEL_REFRESH_SECONDS="1")
+        on_proc, on = api_with(stack, "metrics-on", METRICS_ENABLED="true",
+                               SHADOW_SAMPLE_RATE="0")
+        off_proc, off = api_with(stack, "metrics-off", METRICS_ENABLED="false",
+                                 SHADOW_SAMPLE_RATE="0")
+        s_on_proc, shadow_on = api_with(stack, "shadow-on", SHADOW_SAMPLE_RATE="0.1",
+                                        MODEL_REFRESH_SECONDS="1")
+        s_off_proc, shadow_off = api_with(stack, "shadow-off", SHADOW_SAMPLE_RATE="0",
+                                          MODEL_REFRESH_SECONDS="1")
         for url in (on, off, shadow_on, shadow_off):
             wrk(url + PRODUCT, script, duration=3, clients=clients, threads=2)  # warm up
-        report["quiet"] = wait_for_quiet(timeout=600)
-        figures = interleaved({"metrics_on": on + PRODUCT, "metrics_off": off + PRODUCT},
-                              script, duration=duration, clients=clients, threads=2,
-                              slices=slices)
+        report["quiet"] = wait_for_quiet(timeout=quiet_timeout)
+        figures = in_turns({"metrics_on": (on_proc, on), "metrics_off": (off_proc, off)},
+                           script, duration=duration, clients=clients, slices=slices)
         report["metrics"] = {**figures, "on_vs_off": round(
             figures["metrics_on"]["requests_per_s"] / figures["metrics_off"]["requests_per_s"],
-            3)}
-        log(f"metrics: {report['metrics']['on_vs_off']}")
+            3), "cpu_per_request_on_vs_off": round(
+            figures["metrics_on"]["api_cpu_us_per_request"]
+            / figures["metrics_off"]["api_cpu_us_per_request"], 3)}
+        log(f"metrics: {report['metrics']['on_vs_off']} req/s, "
+            f"{report['metrics']['cpu_per_request_on_vs_off']} CPU per request")
+        report["scrape_cpu_ms_idle"] = scrape_cpu(on_proc, on)
         report["scrape"] = scrape_under_load(on, script, clients=clients, seconds=12)
         log(f"scrape: {report['scrape']}")
-        figures = interleaved({"shadow_on": shadow_on + PRODUCT,
-                               "shadow_off": shadow_off + PRODUCT},
-                              script, duration=duration, clients=clients, threads=2,
-                              slices=slices)
+        figures = in_turns({"shadow_on": (s_on_proc, shadow_on),
+                            "shadow_off": (s_off_proc, shadow_off)},
+                           script, duration=duration, clients=clients, slices=slices)
         time.sleep(3)  # the last samples reach the worker
         with httpx.Client(timeout=30) as client:
             versions = client.get(shadow_on + "/v1/models").json()["versions"]
@@ -150,11 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--slices", type=int, default=5)
+    parser.add_argument("--quiet-timeout", type=float, default=600,
+                        help="seconds to wait for a quiet machine before measuring anyway")
     args = parser.parse_args(argv)
     catalog = catalog_path(args.catalog)
     with scratch_stack() as stack:
         report = run(stack, catalog, duration=args.duration, clients=args.clients,
-                     slices=args.slices)
+                     slices=args.slices, quiet_timeout=args.quiet_timeout)
     print(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 

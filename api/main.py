@@ -210,7 +210,6 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         app_state.shadow.rate = app_state.settings.shadow_sample_rate
         try:
             await run_in_threadpool(app_state.store.create_schema)
-            await run_in_threadpool(drift_monitor(app_state).store.create_schema)
         except Exception as exc:  # not fatal: /ready says so, and requests get 503s
             logger.error("job database unavailable at start-up: %s", exc)
         await run_in_threadpool(app_state.champion.refresh)

@@ -26,8 +26,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.jobs import Job, JobStore
 from core import metrics
+from core.jobs import Job, JobStore
 from core.leases import Lease, LeaseStore
 
 logger = logging.getLogger(__name__)

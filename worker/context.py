@@ -36,10 +36,9 @@ class WorkerContext:
     def drift_monitor(self) -> DriftMonitor:
         """Drift profiles go to the job store's engine (made on first use)."""
         if self.drift is None:
-            monitoring = MonitoringStore(self.store.engine)
-            monitoring.create_schema()
-            self.drift = DriftMonitor(store=monitoring, registry=self.registry,
-                                      settings=self.settings)
+            # Its tables are the job store's, made with them (core.db migrations).
+            self.drift = DriftMonitor(store=MonitoringStore(self.store.engine),
+                                      registry=self.registry, settings=self.settings)
         return self.drift
 
 

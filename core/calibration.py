@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.base import clone
@@ -84,11 +85,12 @@ def expected_calibration_error(confidence: Sequence[float] | np.ndarray,
 
 @dataclass(frozen=True)
 class OutOfFold:
-    """Decision scores each training row got from a model that did not learn it."""
+    """Decision scores training rows got from a model that did not learn them."""
 
     scores: np.ndarray  # (rows, classes), columns in `classes` order
     classes: list[str]
     labels: np.ndarray  # index of each row's true class
+    rows: np.ndarray  # which training rows these are (every row the splits test)
 
     def probabilities(self, temperature: float = 1.0) -> np.ndarray:
         return probabilities_from_scores(self.scores, temperature)
@@ -106,7 +108,7 @@ Fit = Callable[[Any, list[str], list[str]], Any]
 
 def out_of_fold_scores(
     pipeline: Any, x: list[str], y: list[str], splits: Sequence[tuple[np.ndarray, np.ndarray]],
-    *, fit: Fit,
+    *, fit: Fit, n_jobs: int = 1,
 ) -> OutOfFold:
     """Fit a clone of the pipeline on each split's training part and score its held-out part.
 
@@ -120,16 +122,18 @@ def out_of_fold_scores(
     names = np.array(x, dtype=object)
     categories = np.array(y, dtype=object)
     seen = np.zeros(len(x), dtype=bool)
-    for train_idx, test_idx in splits:
+    def one_fold(train_idx: np.ndarray, test_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         model = fit(clone(pipeline), names[train_idx].tolist(), categories[train_idx].tolist())
         fold = decision_scores(model[-1], model[:-1].transform(names[test_idx].tolist()))
-        columns = np.array([column[str(c)] for c in model.classes_], dtype=np.intp)
+        return fold, np.array([column[str(c)] for c in model.classes_], dtype=np.intp)
+
+    folds = Parallel(n_jobs=n_jobs)(delayed(one_fold)(tr, te) for tr, te in splits)
+    for (_, test_idx), (fold, columns) in zip(splits, folds, strict=True):
         scores[np.ix_(test_idx, columns)] = fold
         seen[test_idx] = True
-    if not seen.all():
-        raise ValueError("the splits leave some rows without an out-of-fold prediction")
-    labels = np.array([column[c] for c in y])
-    return OutOfFold(scores=scores, classes=classes, labels=labels)
+    rows = np.flatnonzero(seen)
+    labels = np.array([column[c] for c in categories[rows]])
+    return OutOfFold(scores=scores[rows], classes=classes, labels=labels, rows=rows)
 
 
 def reliability_figure(confidence: np.ndarray, correct: np.ndarray, *, title: str,

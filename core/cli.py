@@ -15,7 +15,6 @@ from core.config import Settings, get_settings
 from core.data import load_catalog
 from core.errors import CategorizerError
 from core.registry import Registry
-from core.training import TrainParams
 
 
 def _positive(text: str) -> int:
@@ -43,9 +42,10 @@ def _progress(stream: Any) -> Any:
 
 def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
     from core.models import PreprocessingOptions
-    from core.service import train_and_register
+    from core.service import params_from_settings, train_and_register
 
-    params = TrainParams(
+    params = params_from_settings(
+        settings,
         family=args.family,
         preprocessing=PreprocessingOptions(stopwords=args.stopwords, stem=args.stem,
                                            lemmatize=args.lemmatize),
@@ -64,6 +64,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
         print(f"version {outcome.version} ({outcome.rows} rows, {outcome.seconds:.1f}s): "
               f"test macro-F1 {outcome.metrics['macro_f1']:.4f}, accuracy "
               f"{outcome.metrics['accuracy']:.4f}; {verdict}: {outcome.reason}")
+        if outcome.auto_file is not None:
+            print(f"auto-filing: {outcome.auto_file['summary']}")
     return 0
 
 

@@ -90,6 +90,25 @@ class Settings(BaseSettings):
                     "matched with or without its surrounding spaces.",
     )
 
+    # Auto-filing (see core/thresholds.py): a version files a name with no human look when its
+    # calibrated confidence reaches the version's threshold, chosen at training so that the
+    # precision of the names so filed is at least AUTO_FILE_PRECISION with probability
+    # 1 - AUTO_FILE_DELTA.
+    auto_file_precision: float = Field(
+        default=0.995, gt=0.0, lt=1.0,
+        description="Precision the auto-filed names must reach (a lower confidence bound).",
+    )
+    auto_file_delta: float = Field(
+        default=0.05, gt=0.0, lt=1.0,
+        description="Chance allowed that the auto-file threshold misses AUTO_FILE_PRECISION.",
+    )
+    calibration_folds: int = Field(
+        default=10, ge=2, le=50,
+        description="Duplicate-grouped folds of the out-of-fold predictions that calibration "
+                    "and the auto-file threshold are fitted on (more: fold models closer to "
+                    "the final one, and a longer training).",
+    )
+
     # Promotion gate (see core/registry.py for why both numbers exist).
     promotion_min_delta: float = Field(default=0.0, ge=0.0, le=1.0)
     promotion_alpha: float = Field(default=0.05, gt=0.0, le=1.0)

@@ -218,6 +218,7 @@ class Registry:
                             "evaluation/test_split.csv")
             if len(metrics["per_category"]) <= MAX_CONFUSION_CATEGORIES:
                 mlflow.log_figure(_confusion_figure(result), "evaluation/confusion_matrix.png")
+            trust_tags = _log_trust(result)
             info = mlflow.sklearn.log_model(
                 result.model, name="model", pip_requirements=_pip_requirements(),
                 serialization_format="skops", skops_trusted_types=TRUSTED_TYPES,
@@ -233,6 +234,8 @@ class Registry:
             )
             self.client.set_model_version_tag(self.model_name, version.version,
                                               SEPARATOR_TAG, params.separator)
+            for key, value in trust_tags.items():  # what serving reads back in `load`
+                self.client.set_model_version_tag(self.model_name, version.version, key, value)
             mlflow.log_metric("logging_seconds", time.perf_counter() - started)
         return run.info.run_id, int(version.version)
 
@@ -478,6 +481,25 @@ class Registry:
             except OSError:
                 raise RegistryError(f"run {run_id} has no artifact {path!r}") from None
             return Path(local).read_bytes()
+
+
+def _log_trust(result: TrainResult) -> dict[str, str]:
+    """Log the calibration and the auto-file threshold with the active run; returns the tags
+    that the model version carries too (TEMPERATURE_TAG, THRESHOLD_TAG)."""
+    import mlflow
+
+    trust = result.trust
+    if trust is None:
+        return {}
+    tags = {TEMPERATURE_TAG: repr(trust.temperature),
+            THRESHOLD_TAG: "none" if trust.threshold is None else repr(trust.threshold)}
+    mlflow.log_params(tags)
+    mlflow.set_tags(tags)
+    mlflow.log_metrics(trust.metrics)
+    mlflow.log_dict(trust.report(), "evaluation/auto_file.json")
+    for path, figure in trust.figures().items():
+        mlflow.log_figure(figure, path)
+    return tags
 
 
 def _metric_key(category: str) -> str:

@@ -32,6 +32,18 @@ def registry_from_settings(settings: Settings) -> Registry:
     )
 
 
+def params_from_settings(settings: Settings, **overrides: Any) -> TrainParams:
+    """Training parameters with the settings' prior weight and auto-file guarantee."""
+    values: dict[str, Any] = {
+        "prior_weight": settings.prior_weight,
+        "auto_file_precision": settings.auto_file_precision,
+        "auto_file_delta": settings.auto_file_delta,
+        "calibration_folds": settings.calibration_folds,
+        "separator": settings.category_separator,
+    }
+    return TrainParams(**{**values, **overrides})
+
+
 @dataclass(frozen=True)
 class TrainingOutcome:
     version: int
@@ -47,6 +59,9 @@ class TrainingOutcome:
     p_value: float | None
     seconds: float
     family: str = "flat"  # the model family training used (core.models.choose_family)
+    # The calibration and the auto-file threshold: `threshold` (None: nothing is filed
+    # automatically), `summary` in words, coverage and precision on the frozen test split.
+    auto_file: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,8 +99,7 @@ def train_and_register(
             raise ValueError("give a catalog or a source to load one from")
         stage("loading data")
         catalog = load_catalog(source, table=table, query=query)
-    params = params or TrainParams(prior_weight=settings.prior_weight,
-                                   separator=settings.category_separator)
+    params = params or params_from_settings(settings)
     result = train(catalog=catalog, params=params, on_stage=stage)
     stage("logging to MLflow")
     run_id, version = registry.log_run(result=result, catalog=catalog, params=params, tags=tags)
@@ -105,4 +119,5 @@ def train_and_register(
         cv_macro_f1=result.cv_macro_f1, champion_version=decision.champion_version,
         champion_macro_f1=decision.champion_macro_f1, p_value=decision.p_value,
         seconds=result.seconds, family=result.family,
+        auto_file=None if result.trust is None else result.trust.report(),
     )

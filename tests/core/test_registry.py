@@ -124,6 +124,37 @@ def test_run_records_dataset_metrics_and_test_split(
     assert info.metrics["accuracy"] == pytest.approx(small_result.metrics["accuracy"])
 
 
+def test_run_and_version_carry_the_calibration_and_the_threshold(
+    one_model: tuple[Registry, PromotionDecision], small_result: TrainResult,
+) -> None:
+    registry, decision = one_model
+    trust = small_result.trust
+    assert trust is not None
+    run = registry.client.get_run(decision.run_id)
+    threshold = "none" if trust.threshold is None else repr(trust.threshold)
+    for stored in (run.data.params, run.data.tags,
+                   registry.client.get_model_version(registry.model_name, "1").tags):
+        assert stored["temperature"] == repr(trust.temperature)
+        assert stored["auto_file_threshold"] == threshold
+    for metric in ("ece_oof", "ece_test", "ece_test_uncalibrated", "auto_file_coverage_test"):
+        assert run.data.metrics[metric] == pytest.approx(trust.metrics[metric])
+    artifacts = {a.path for a in registry.client.list_artifacts(decision.run_id, "evaluation")}
+    assert {"evaluation/reliability.png", "evaluation/reliability_oof.png",
+            "evaluation/auto_file.json"} <= artifacts
+
+    loaded = registry.load(CHAMPION)  # what serving reads back
+    assert loaded.temperature == trust.temperature
+    assert loaded.auto_file_threshold == trust.threshold
+
+
+def test_a_version_without_calibration_tags_files_nothing(
+    registry: Registry, cheap_result: TrainResult, small_catalog: Catalog
+) -> None:
+    register(registry, dataclasses.replace(cheap_result, trust=None), small_catalog)
+    loaded = registry.load(1)
+    assert (loaded.temperature, loaded.auto_file_threshold) == (1.0, None)
+
+
 def test_rollback_without_earlier_champion(one_model: tuple[Registry, PromotionDecision]) -> None:
     registry, _ = one_model
     with pytest.raises(RegistryError, match="champion v1 has no earlier champion"):
@@ -234,9 +265,9 @@ def test_train_and_register_end_to_end(
     stages: list[str] = []
     outcome = train_and_register(
         registry=registry, settings=settings, source=str(path),
-        params=TrainParams(cv_folds=3), on_stage=stages.append,
+        params=TrainParams(cv_folds=3, calibration_folds=3), on_stage=stages.append,
     )
-    assert stages == ["loading data", "splitting", "selecting", "evaluating",
+    assert stages == ["loading data", "splitting", "selecting", "calibrating", "evaluating",
                       "logging to MLflow", "comparing with the champion"]
     assert outcome.version == 1
     assert outcome.promoted

@@ -13,6 +13,7 @@ from core.data import Catalog, CatalogError, duplicate_key
 from core.evaluation import score
 from core.hierarchy import LocalClassifiers
 from core.models import search_space
+from core.prediction import Classifier
 from core.training import (
     TrainParams,
     TrainResult,
@@ -87,7 +88,7 @@ def test_train_reports_held_out_metrics(small_result: TrainResult) -> None:
 def test_train_reports_stages_in_order(tiny_catalog: Catalog) -> None:
     stages: list[str] = []
     train(catalog=tiny_catalog, params=TrainParams(cv_folds=3), on_stage=stages.append)
-    assert stages == ["splitting", "selecting", "evaluating"]
+    assert stages == ["splitting", "selecting", "calibrating", "evaluating"]
 
 
 def test_baseline_family_trains(tiny_catalog: Catalog) -> None:
@@ -257,3 +258,65 @@ def test_grouped_folds_above_the_size_keep_duplicates_together_and_every_row_onc
         share = Counter(np.asarray(categories)[test_idx])
         for category, count in Counter(categories).items():
             assert share[category] / len(test_idx) == pytest.approx(count / len(names), abs=0.05)
+
+
+# -- calibration and the auto-file threshold ------------------------------------------------------
+
+def test_training_calibrates_without_changing_any_category(small_result: TrainResult) -> None:
+    trust = small_result.trust
+    assert trust is not None
+    assert trust.temperature > 0
+    names = small_result.test_names
+    served = Classifier(small_result.model, name="m", version=1, top_k=6,
+                        temperature=trust.temperature).predict_batch(names)
+    raw = Classifier(small_result.model, name="m", version=1, top_k=6).predict_batch(names)
+    assert [p.category for p in served] == small_result.model.predict(names).tolist()
+    assert [[c for c, _ in p.top_k] for p in served] == [[c for c, _ in p.top_k] for p in raw]
+
+
+def test_training_reports_the_threshold_and_its_test_split_figures(
+    small_result: TrainResult,
+) -> None:
+    trust = small_result.trust
+    assert trust is not None
+    report = trust.report()
+    assert report["threshold"] == trust.threshold
+    assert report["summary"].startswith(trust.auto_file.summary())
+    assert trust.auto_file.rows == small_result.n_train  # every training row, out of fold
+    # The test split's figures are those of the model as served, at the stored threshold.
+    served = Classifier(small_result.model, name="m", version=1, temperature=trust.temperature,
+                        auto_file_threshold=trust.threshold).predict_batch(
+        small_result.test_names)
+    filed = [p.decision == "auto" for p in served]
+    assert trust.metrics["auto_file_coverage_test"] == pytest.approx(sum(filed) / len(filed))
+    if any(filed):
+        right = [p.category == c for p, c, f in zip(served, small_result.test_categories, filed,
+                                                     strict=True) if f]
+        assert trust.metrics["auto_file_precision_test"] == pytest.approx(sum(right) / len(right))
+    for key in ("ece_oof", "ece_oof_uncalibrated", "ece_test", "ece_test_uncalibrated"):
+        assert 0 <= trust.metrics[key] <= 1
+    # Calibrated on out-of-fold predictions, the confidences fit them better than raw ones.
+    assert trust.metrics["ece_oof"] <= trust.metrics["ece_oof_uncalibrated"]
+
+
+def test_a_guarantee_nothing_can_meet_files_nothing_and_says_so(
+    small_catalog: Catalog,
+) -> None:
+    result = train(catalog=small_catalog,
+                   params=TrainParams(cv_folds=3, calibration_folds=3,
+                                      auto_file_precision=0.9999, auto_file_delta=0.01))
+    assert result.trust is not None
+    assert result.trust.threshold is None
+    assert "nothing will be filed automatically" in result.trust.report()["summary"]
+    assert result.trust.metrics["auto_file_coverage_test"] == 0.0
+
+
+def test_a_hierarchical_model_is_calibrated_without_changing_any_category(
+        path_result: TrainResult) -> None:
+    trust = path_result.trust
+    assert trust is not None
+    names = path_result.test_names
+    served = Classifier(path_result.model, name="m", version=1, top_k=5,
+                        temperature=trust.temperature).predict_batch(names)
+    assert [p.category for p in served] == path_result.model.predict(names).tolist()
+    assert 0 <= trust.metrics["ece_test"] <= 1

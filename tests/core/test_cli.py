@@ -25,6 +25,7 @@ from tests.fixtures.registry import isolate_mlflow_env, make_data_dir, register
 def use_data_dir(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     isolate_mlflow_env(monkeypatch)
     monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CALIBRATION_FOLDS", "3")  # the calibration at a third of the fits
     get_settings.cache_clear()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
@@ -17,6 +17,7 @@ from core.jobs import JobStore
 from core.monitoring_store import MonitoringStore
 from core.prediction import Classifier
 from core.registry import Registry
+from core.review import ReviewStore
 from core.serving import ChampionHolder
 from core.shadow import ShadowSampler
 
@@ -32,6 +33,10 @@ class AppState:
     drift: DriftMonitor | None = None  # made at start-up from the store when not given
     recorder: LiveRecorder = field(default_factory=LiveRecorder)
     shadow: ShadowSampler = field(default_factory=lambda: ShadowSampler(0.0))  # rate set at start
+    review: ReviewStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.review = ReviewStore(self.store.engine)  # the same database as the jobs
 
 
 def drift_monitor(state: AppState) -> DriftMonitor:
@@ -56,7 +61,19 @@ async def get_classifier(state: StateDep) -> Classifier:
     return state.champion.classifier  # NoChampionError -> 503 in api.errors
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
-                        description="ADMIN_API_KEY, for admin endpoints")
+                        description="ADMIN_API_KEY for admin endpoints; REVIEWER_API_KEY (or the "
+                                    "admin key) for the review and label endpoints")
+
+Role = Literal["admin", "reviewer"]
+
+
+def _matches(key: str, expected: str) -> bool:
+    return bool(expected) and secrets.compare_digest(key.encode(), expected.encode())
+
+
+def _missing_key() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header",
+                         headers={"WWW-Authenticate": "APIKey"})
 
 
 ApiKey = Annotated[str | None, Security(_api_key)]
@@ -70,11 +87,22 @@ async def require_admin(state: StateDep, key: ApiKey) -> None:
 def check_admin_key(settings: Settings, key: str | None) -> None:
     """The admin check, for routes where only some answers need the key."""
     if not key:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing X-API-Key header",
-                            headers={"WWW-Authenticate": "APIKey"})
-    expected = settings.admin_api_key.get_secret_value()
-    if not secrets.compare_digest(key.encode(), expected.encode()):
+        raise _missing_key()
+    if not _matches(key, settings.admin_api_key.get_secret_value()):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid API key")
 
 
+async def require_reviewer(state: StateDep, key: ApiKey) -> Role:
+    """The caller's role for the review endpoints: the reviewer key, or the admin's."""
+    if not key:
+        raise _missing_key()
+    if _matches(key, state.settings.admin_api_key.get_secret_value()):
+        return "admin"
+    reviewer = state.settings.reviewer_api_key
+    if reviewer is not None and _matches(key, reviewer.get_secret_value()):
+        return "reviewer"
+    raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid API key")
+
+
 AdminDep = Depends(require_admin)
+ReviewerDep = Annotated[Role, Depends(require_reviewer)]

@@ -19,12 +19,14 @@ from core.errors import (
     NotFound,
     Unavailable,
 )
+from core.review import ReviewItemNotFound, UnknownCategory
 
 logger = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidRequest, 400),    # a catalog or batch upload that cannot be used
     (EmptyBatch, 422),        # well-formed, but nothing to do
+    (UnknownCategory, 422),   # a review decision naming a category nobody knows
     (RowLimitExceeded, 413),  # more rows than one job may hold
     (NotFound, 404),          # a job, a model version or alias
     (NoChampionError, 503),   # no model to answer with yet
@@ -42,9 +44,18 @@ def _handler(code: int):  # type: ignore[no-untyped-def]
         detail = str(exc)
         if isinstance(exc, JobNotFound):
             detail = "no such job (unknown id, or expired)"
+        if isinstance(exc, ReviewItemNotFound):
+            detail = _item_detail(exc)
         if code >= 500:
             logger.warning("%s %s -> %d: %s", request.method, request.url.path, code, detail)
         headers = {"Retry-After": "5"} if code == 503 else None
         return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 
     return handle
+
+
+def _item_detail(exc: ReviewItemNotFound) -> str:
+    shown = str(exc.args[0]) if exc.args else ""
+    if shown.isdigit():
+        return f"no review item with id {shown} (unknown id, or its job expired)"
+    return f"{shown} (unknown id, or its job expired)"

@@ -15,7 +15,7 @@ from api.deps import AppState, drift_monitor
 from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
 from api.queue import TaskQueue
-from api.routes import batch, health, inference, jobs, models, monitoring
+from api.routes import batch, health, inference, jobs, models, monitoring, review
 from api.schemas import problems
 from api.submission import enqueue_job
 from api.ui import install as install_console
@@ -246,7 +246,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     install_error_handlers(app)
     # Every route can meet these: a malformed or oversize body, and a dependency that is down.
     common = problems(400, 413, 422, 503)
-    for module in (health, inference, jobs, batch, models, monitoring):
+    for module in (health, inference, jobs, batch, models, monitoring, review):
         app.include_router(module.router, responses=common)
     install_console(app)
     return app

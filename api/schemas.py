@@ -44,6 +44,9 @@ class TrainingJobCreate(BaseModel):
     query: str | None = Field(default=None, min_length=1, max_length=10_000,
                               description="one SELECT over `source`'s tables returning "
                                           "category and name (if TRAINING_QUERIES allows)")
+    include_labels: bool = Field(
+        default=True, description="also learn from the stored review labels (the later of a "
+                                  "reviewer's and the catalog's decision wins per name)")
 
 
 class JobProgress(BaseModel):
@@ -166,7 +169,7 @@ class BatchResultItem(BaseModel):
     row: int
     id: str | None
     name: str
-    category: str | None
+    category: str | None = Field(description="the final category: a reviewer's, once decided")
     confidence: float | None
     decision: Decision | None = Field(
         default=None, description='"auto": filed; "review": a person should look; '
@@ -178,6 +181,8 @@ class BatchResultItem(BaseModel):
         default=None, description="category paths only: the deepest level of the category's "
                                   "path sure enough to be filed with no human look")
     error: str | None
+    source: Literal["model", "review"] = Field(
+        default="model", description="who gave the category: the model, or a reviewer")
 
 
 class BatchResultsPage(BaseModel):
@@ -299,3 +304,105 @@ class DriftPublic(BaseModel):
     reference: dict[str, int] | None = Field(
         description="the held-out rows profiled at training; null for a version without one")
     signals: dict[str, DriftSignalPublic]
+
+
+# -- the review loop: review items, categories, labels ------------------------------------------
+
+ReviewStateName = Literal["pending", "accepted", "corrected", "skipped"]
+
+
+class ReviewItemPublic(BaseModel):
+    """A batch row the model sent to a person, with the latest decision taken on it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 17, "job_id": "3f2c9a7e0d4b4d7c9a8b6e5f4d3c2b1a", "row": 42,
+        "name": "Kit zorbax 12 piezas", "category": "Herramientas", "confidence": 0.41,
+        "top_k": [{"category": "Herramientas", "confidence": 0.41},
+                  {"category": "Ferretería", "confidence": 0.33}],
+        "model_version": 3, "state": "corrected", "decided_category": "Ferretería",
+        "decided_at": "2026-12-01T15:02:11Z", "decided_by": "reviewer"}]})
+
+    id: int
+    job_id: str
+    row: int = Field(description="the row's place in its batch job (0-based)")
+    name: str
+    category: str = Field(description="the category the model proposed")
+    confidence: float
+    top_k: list[CategoryScore]
+    model_version: int | None = Field(description="the model version that proposed it")
+    state: ReviewStateName
+    decided_category: str | None = None
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = Field(default=None, description="the key's role: admin or reviewer")
+
+
+class ReviewItemsPage(BaseModel):
+    total: int = Field(description="items matching the filters, over all pages")
+    offset: int
+    limit: int
+    items: list[ReviewItemPublic]
+
+
+class ReviewDecisionCreate(BaseModel):
+    """Accept the proposed category (name it), correct it (name another), or skip the item."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "examples": [{"category": "Ferretería"}, {"skip": True}]})
+
+    category: str | None = Field(default=None, min_length=1, max_length=500,
+                                 pattern=r"^[^\x00]*$")
+    skip: bool = False
+
+
+class ReviewAccept(BaseModel):
+    """Accept the proposed category of each listed item (all or none)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ids": [17, 18]}]})
+
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=1000)
+
+
+class ReviewAccepted(BaseModel):
+    accepted: int
+    items: list[ReviewItemPublic]
+
+
+class CategoryPublic(BaseModel):
+    name: str
+    source: Literal["model", "admin"] = Field(
+        description="model: a model version knows it; admin: an admin added it")
+    model_version: int | None = None
+
+
+class CategoriesPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[CategoryPublic]
+
+
+class CategoryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra={"examples": [{"name": "Jardín"}]})
+
+    name: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*$")
+
+
+class LabelPublic(BaseModel):
+    """A labelled product name and where the label came from."""
+
+    id: int
+    name: str
+    category: str
+    source: Literal["review", "catalog"]
+    job_id: str | None = Field(description="the batch job (review) or training job (catalog)")
+    model_version: int | None = Field(description="the version whose proposal was reviewed")
+    decided_by: str | None
+    decided_at: dt.datetime
+
+
+class LabelsPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[LabelPublic]

@@ -49,17 +49,20 @@ def enqueue_job(state: AppState, job: Job, task_name: str) -> None:
     state.store.set_task_id(job.id, task_id)
 
 
-async def record_uploaded_training(request: Request, state: AppState) -> Job:
+async def record_uploaded_training(request: Request, state: AppState, *,
+                                   include_labels: bool = True) -> Job:
     """Record a training job from the multipart upload's catalog (also the console's form)."""
     filename, content = await read_upload(request, state.settings.max_upload_bytes)
-    return await run_in_threadpool(_record_upload, state, filename, content)
+    return await run_in_threadpool(_record_upload, state, filename, content, include_labels)
 
 
-def _record_upload(state: AppState, filename: str, content: bytes) -> Job:
+def _record_upload(state: AppState, filename: str, content: bytes,
+                   include_labels: bool = True) -> Job:
     # The whole file is checked now: a catalog that cannot train is a 400 that says why.
     _check_upload(content, filename)
     job, _ = state.store.create_job(
-        kind="training", params={"upload": True, "filename": filename})
+        kind="training", params={"upload": True, "filename": filename,
+                                 "include_labels": include_labels})
     state.store.put_upload(job.id, content)
     return job
 

@@ -268,19 +268,24 @@ def neutralise(cell: Any) -> Any:
 
 
 CSV_COLUMNS = ["row", "id", "name", "category", "confidence", "decision", "known", "filed_under",
-               "error"]
+               "error", "source"]
 
 
-def results_csv_lines(rows: Iterable[ResultRow]) -> Iterator[str]:
-    """The CSV download of a batch's results, a line at a time, formula cells neutralised."""
+def results_csv_lines(rows: Iterable[ResultRow], *, with_source: bool = True) -> Iterator[str]:
+    """The CSV download of a batch's results, a line at a time, formula cells neutralised.
+
+    `source` (model or review) is left out where no person can have decided a row (the CLI).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    width = len(CSV_COLUMNS) - (0 if with_source else 1)
+    writer.writerow(CSV_COLUMNS[:width])
     for row in rows:
         writer.writerow([row.row, neutralise(row.id), neutralise(row.name),
                          neutralise(row.category), "" if row.confidence is None else row.confidence,
                          row.decision or "", "" if row.known is None else str(row.known).lower(),
-                         neutralise(row.filed_under or ""), neutralise(row.error)])
+                         neutralise(row.filed_under or ""), neutralise(row.error),
+                         row.source][:width])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -56,6 +56,7 @@ class ResultRow:
     top_k: list[tuple[str, float]] = field(default_factory=list)
     known: bool | None = None
     filed_under: str | None = None
+    source: str = "model"  # "review" once a person decided the row (core.review)
 
 
 def _pack(rows: list[Any]) -> bytes:
@@ -110,14 +111,20 @@ class BatchStore:
                 .where(results_table.c.job_id == job_id, results_table.c.idx == idx)
             ).first() is not None
 
-    def put_result(self, job_id: str, idx: int, rows: list[RowResult] | list[tuple[Any, ...]]
-                   ) -> bool:
-        """Store a chunk's results once; a second write of the same chunk is ignored."""
+    def put_result(self, job_id: str, idx: int, rows: list[RowResult] | list[tuple[Any, ...]],
+                   *, also: Callable[[sa.Connection], None] | None = None) -> bool:
+        """Store a chunk's results once; a second write of the same chunk is ignored.
+
+        `also` makes more writes in the same transaction (the chunk's review items,
+        core.review), so they too are made once or not at all.
+        """
         try:
             with transaction(self.engine) as connection:
                 connection.execute(results_table.insert().values(
                     job_id=job_id, idx=idx, n_rows=len(rows), rows=_pack(rows),
                 ))
+                if also is not None:
+                    also(connection)
                 connection.execute(jobs_table.update().where(jobs_table.c.id == job_id)
                                    .values(updated_at=now()))
         except sa.exc.IntegrityError:

@@ -149,7 +149,7 @@ def _predict_file(args: argparse.Namespace, settings: Settings, classifier: Any)
         raise ValueError(f"cannot read {args.file}: {exc.strerror}") from None
     with stream, (open(args.output, "w", encoding="utf-8", newline="") if args.output
                   else contextlib.nullcontext(sys.stdout)) as out:
-        for text in results_csv_lines(results(stream)):
+        for text in results_csv_lines(results(stream), with_source=False):
             out.write(text)
     print(f"{sum(tally.values())} rows: {tally['auto']} filed automatically, "
           f"{tally['review']} for review, {tally['error']} with errors "
@@ -180,6 +180,58 @@ def cmd_promote(args: argparse.Namespace, settings: Settings, registry: Registry
 def cmd_rollback(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
     version = registry.rollback()
     print(f"rolled back: v{version} is champion again")
+    return 0
+
+
+def _review_store(settings: Settings) -> Any:
+    from core.jobs import JobStore
+    from core.review import ReviewStore
+
+    settings.ensure_data_dir()
+    jobs = JobStore.from_url(settings.effective_database_url)
+    jobs.create_schema()
+    return ReviewStore(jobs.engine)
+
+
+def cmd_review_export(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.review_csv import export_lines, iter_items
+
+    store = _review_store(settings)
+    items = iter_items(store, job_id=args.job_id, state=None if args.state == "any" else args.state)
+    with (open(args.output, "w", encoding="utf-8", newline="") if args.output
+          else contextlib.nullcontext(sys.stdout)) as out:
+        for text in export_lines(items):
+            out.write(text)
+    return 0
+
+
+def cmd_review_import(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.registry import NoChampionError
+    from core.review_csv import import_decisions
+
+    store = _review_store(settings)
+    champion: set[str] | None = None
+
+    def known(category: str) -> bool:
+        nonlocal champion
+        if store.is_known(category):
+            return True
+        if champion is None:  # the champion's categories, loaded once if needed
+            try:
+                champion = {str(c) for c in registry.load("champion").pipeline.classes_}
+            except NoChampionError:
+                champion = set()
+        return category in champion
+
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            report = import_decisions(store, handle, by="cli", is_known=known)
+    except FileNotFoundError:
+        raise ValueError(f"{args.file}: file not found") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{args.file}: not UTF-8 text; save the file as UTF-8") from None
+    print(f"accepted {report.accepted}, corrected {report.corrected}, skipped {report.skipped}, "
+          f"left pending {report.untouched}")
     return 0
 
 
@@ -230,6 +282,20 @@ def build_parser() -> argparse.ArgumentParser:
     promote = sub.add_parser("promote", help="make a version the champion")
     promote.add_argument("version", type=int)
     promote.set_defaults(handler=cmd_promote)
+
+    review = sub.add_parser("review", help="the review queue as a spreadsheet: export, import")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    export = review_sub.add_parser(
+        "export", help="write review items as CSV, with empty category and skip columns to fill")
+    export.add_argument("--job-id", help="only this batch job's items")
+    export.add_argument("--state", default="pending",
+                        choices=["pending", "accepted", "corrected", "skipped", "any"])
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(handler=cmd_review_export)
+    import_ = review_sub.add_parser(
+        "import", help="apply the decisions of an edited export (all lines, or none)")
+    import_.add_argument("file")
+    import_.set_defaults(handler=cmd_review_import)
 
     rollback = sub.add_parser("rollback", help="restore the previous champion")
     rollback.set_defaults(handler=cmd_rollback)

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         default=None, description="MLflow tracking and registry; default SQLite under DATA_DIR."
     )
     admin_api_key: SecretStr = SecretStr("change-me")
+    reviewer_api_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the reviewer role: reads the review queue and labels and decides "
+                    "items (the admin key may too); unset means only the admin reviews.",
+    )
 
     host: str = Field(default="127.0.0.1", description="Where `make run` serves the API.")
     port: int = Field(default=8000, ge=1, le=65535, description="The API's port for `make run`.")
@@ -246,6 +251,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ADMIN_API_KEY is unset or a placeholder; set a real key outside development"
             )
+        reviewer = self.reviewer_api_key.get_secret_value() if self.reviewer_api_key else None
+        if reviewer:
+            if self.environment != "development" and reviewer in PLACEHOLDER_KEYS:
+                raise ValueError("REVIEWER_API_KEY is a placeholder; set a real key or unset it")
+            if reviewer == key:
+                raise ValueError("REVIEWER_API_KEY must differ from ADMIN_API_KEY")
         return self
 
     @model_validator(mode="after")

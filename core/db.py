@@ -126,8 +126,77 @@ shadow_disagreements_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-# Rows that belong to a job, deleted with it (children first).
-JOB_CHILD_TABLES = (leases_table, results_table, chunks_table, uploads_table)
+# The review loop (core/review.py): batch rows the model sent to a person, the decisions taken
+# on them, labels (reviewed rows and the catalog rows training read), and the categories a
+# reviewer may name.
+review_items_table = sa.Table(
+    "categorizer_review_items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("categorizer_jobs.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("row", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),  # what the model proposed
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("top_k", sa.JSON, nullable=False),
+    sa.Column("model_version", sa.Integer),  # the version that proposed it
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("decided_category", sa.Text),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("decided_by", sa.String(16)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("job_id", "row", name="uq_review_items_job_row"),
+    # The queue is read least confident first, under any one filter: each has its index.
+    sa.Index("ix_review_items_confidence", "confidence", "id"),
+    sa.Index("ix_review_items_state_confidence", "state", "confidence", "id"),
+    sa.Index("ix_review_items_job_confidence", "job_id", "state", "confidence"),
+    sa.Index("ix_review_items_category_confidence", "category", "state", "confidence"),
+)
+
+review_decisions_table = sa.Table(
+    "categorizer_review_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("item_id", sa.Integer,
+              sa.ForeignKey("categorizer_review_items.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("category", sa.Text),
+    sa.Column("decided_by", sa.String(16), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_version", sa.Integer),
+)
+
+labels_table = sa.Table(
+    "categorizer_labels", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("name_key", sa.Text, nullable=False, index=True),  # core.data.duplicate_key
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    # Labels outlive the jobs they came from (jobs expire after JOB_TTL_DAYS): no foreign key.
+    sa.Column("job_id", sa.String(32), index=True),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("decided_by", sa.String(16)),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    # A review label belongs to one item: deciding the item again replaces it.
+    sa.Column("item_id", sa.Integer,
+              sa.ForeignKey("categorizer_review_items.id", ondelete="SET NULL"), unique=True),
+    sa.Index("ix_labels_source_id", "source", "id"),
+)
+
+categories_table = sa.Table(
+    "categorizer_categories", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("source", sa.String(16), nullable=False),  # "model" or "admin"
+    sa.Column("model_version", sa.Integer),  # the first version seen knowing it
+    sa.Column("added_by", sa.String(16)),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Rows that belong to a job, deleted with it (children first; an item's decisions go with it,
+# and its label stays: labels outlive the jobs they came from).
+JOB_CHILD_TABLES = (review_items_table, leases_table, results_table, chunks_table,
+                    uploads_table)
 
 
 def create_db_engine(url: str) -> Engine:

@@ -373,6 +373,19 @@ class Registry:
             ))
         return sorted(infos, key=lambda info: info.version, reverse=True)
 
+    def test_split(self, version: int) -> tuple[list[str], list[str]]:
+        """The frozen test split stored with a version's run: (names, categories)."""
+        import csv
+
+        run_id = self.client.get_model_version(self.model_name, str(version)).run_id
+        if run_id is None:
+            raise RegistryError(f"model {self.model_name!r} v{version} has no run to read from")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
+            with open(path, encoding="utf-8", newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        return [r["name"] for r in rows], [r["category"] for r in rows]
+
     def load(self, ref: str | int = CHAMPION) -> LoadedModel:
         """Load a version, or the version an alias points at, from the registry."""
         import mlflow.sklearn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
@@ -11,11 +12,13 @@ from typing import Any
 
 from core import metrics
 from core.config import Settings
-from core.data import Catalog, load_catalog
+from core.data import Catalog, duplicate_key, load_catalog
 from core.drift import reference_profile
+from core.labels import LabelMerge, training_catalog
 from core.promotion import PromotionGate
 from core.registry import Registry
-from core.training import StageCallback, TrainParams, train
+from core.review import ReviewStore
+from core.training import FrozenHoldout, StageCallback, TrainParams, train
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ class TrainingOutcome:
     # The calibration and the auto-file threshold: `threshold` (None: nothing is filed
     # automatically), `summary` in words, coverage and precision on the frozen test split.
     auto_file: dict[str, Any] | None = None
+    # What the stored labels changed in the training rows (core.labels.LabelMerge.summary);
+    # None when training had no label store (the CLI).
+    labels: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,8 +97,15 @@ def train_and_register(
     on_stage: StageCallback | None = None,
     promotion_lock: Callable[[], AbstractContextManager[Any]] | None = None,
     tags: dict[str, str] | None = None,
+    label_store: ReviewStore | None = None,
+    include_labels: bool = True,
+    job_id: str | None = None,
 ) -> TrainingOutcome:
-    """Train from a catalog (given, or loaded from a source), log it, register it, gate it."""
+    """Train from a catalog (given, or loaded from a source), log it, register it, gate it.
+
+    With a `label_store`, the catalog's rows are recorded as labels of training job `job_id`,
+    and, unless `include_labels` is off, the reviewers' labels are merged in (core.labels).
+    """
     stage = on_stage or (lambda _stage: None)
     if catalog is None:
         if source is None:
@@ -100,7 +113,17 @@ def train_and_register(
         stage("loading data")
         catalog = load_catalog(source, table=table, query=query)
     params = params or params_from_settings(settings)
-    result = train(catalog=catalog, params=params, on_stage=stage)
+    labels = holdout = None
+    if label_store is not None:
+        stage("merging labels")
+        # A category only labels know needs enough names that every fold of the selection's
+        # cross-validation still has one after the held-out split.
+        needed = math.ceil(max(params.min_per_category, params.cv_folds) / (1 - params.test_size))
+        merge = training_catalog(label_store, catalog, job_id=job_id,
+                                 include_labels=include_labels, min_per_category=needed)
+        catalog, labels = merge.catalog, merge.summary()
+        holdout = _champion_holdout(registry, merge) if merge.changed else None
+    result = train(catalog=catalog, params=params, on_stage=stage, holdout=holdout)
     stage("logging to MLflow")
     run_id, version = registry.log_run(result=result, catalog=catalog, params=params, tags=tags)
     _log_reference(registry, version, run_id, result)
@@ -118,6 +141,16 @@ def train_and_register(
         rows=len(catalog), metrics=result.metrics, best_params=result.best_params,
         cv_macro_f1=result.cv_macro_f1, champion_version=decision.champion_version,
         champion_macro_f1=decision.champion_macro_f1, p_value=decision.p_value,
-        seconds=result.seconds, family=result.family,
+        seconds=result.seconds, family=result.family, labels=labels,
         auto_file=None if result.trust is None else result.trust.report(),
     )
+
+
+def _champion_holdout(registry: Registry, merge: LabelMerge) -> FrozenHoldout | None:
+    """The champion's test split, kept held out when labels changed the rows (FrozenHoldout)."""
+    champion = registry.champion_version()
+    if champion is None:
+        return None
+    names, _ = registry.test_split(champion)
+    return FrozenHoldout(test_keys=frozenset(map(duplicate_key, names)),
+                         fresh_keys=merge.fresh_keys)

@@ -220,6 +220,33 @@ def split_holdout(
                          large=large)[0]
 
 
+@dataclass(frozen=True)
+class FrozenHoldout:
+    """A held-out split that keeps the champion's test names held out.
+
+    When stored labels change the training rows, the stratified split of the new rows would
+    differ from the champion's, and the champion would be scored on rows it was trained on.
+    Instead the test split is the champion's test names (as they are filed now) plus a share
+    `test_size` of the names no model has seen (`fresh_keys`, reviewed names new to the
+    catalog); every other row trains. Both models are then scored on rows neither learnt from.
+    """
+
+    test_keys: frozenset[str]
+    fresh_keys: frozenset[str] = frozenset()
+
+
+def split_frozen(catalog: Catalog, holdout: FrozenHoldout, *, test_size: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test indices under a frozen holdout (duplicates stay together)."""
+    keys = [duplicate_key(name) for name in catalog.names]
+    fresh = sorted({k for k in keys if k in holdout.fresh_keys and k not in holdout.test_keys})
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.permutation(fresh)[: round(test_size * len(fresh))].tolist())
+    held = holdout.test_keys | chosen
+    in_test = np.array([key in held for key in keys])
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test)
+
+
 def check_catalog(catalog: Catalog, params: TrainParams | None = None, *,
                   name_categories: bool = False) -> None:
     """Refuse, with the reason, a catalog that `train` could not split and select on."""
@@ -230,9 +257,11 @@ def check_catalog(catalog: Catalog, params: TrainParams | None = None, *,
 
 
 def train(
-    *, catalog: Catalog, params: TrainParams, on_stage: StageCallback | None = None
+    *, catalog: Catalog, params: TrainParams, on_stage: StageCallback | None = None,
+    holdout: FrozenHoldout | None = None,
 ) -> TrainResult:
-    """Select a model by grouped, stratified cross-validation on macro-F1 and score it held-out."""
+    """Select a model by grouped, stratified cross-validation on macro-F1 and score it held-out
+    (on the split `holdout` freezes, when given)."""
     stage = on_stage or (lambda _stage: None)
     started = time.perf_counter()
     catalog = with_canonical_paths(catalog, separator=params.separator)
@@ -241,8 +270,12 @@ def train(
     stage("splitting")
     names = np.array(catalog.names, dtype=object)
     categories = np.array(catalog.categories, dtype=object)
-    train_idx, test_idx = split_holdout(catalog, test_size=params.test_size, seed=params.seed,
-                                        large=params.cv_max_rows)
+    if holdout is None:
+        train_idx, test_idx = split_holdout(catalog, test_size=params.test_size,
+                                            seed=params.seed, large=params.cv_max_rows)
+    else:
+        train_idx, test_idx = split_frozen(catalog, holdout, test_size=params.test_size,
+                                           seed=params.seed)
     x_train, y_train = names[train_idx].tolist(), categories[train_idx].tolist()
     x_test, y_test = names[test_idx].tolist(), categories[test_idx].tolist()
 

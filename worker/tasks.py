@@ -28,6 +28,7 @@ from core.errors import InvalidRequest, JobNotFound, NotFound, StoreUnavailable,
 from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Heartbeat, LeaseStore, held_lease
 from core.prediction import Classifier, collector_paused
+from core.review import ReviewStore, review_items_writer
 from core.service import train_and_register
 from core.shadow import ShadowBatch, chunk_batch, score
 from core.sources import TrainingSource, load_source
@@ -159,7 +160,8 @@ def _train(self: Task, store: JobStore, job: Job) -> None:
         outcome = train_and_register(
             registry=ctx.registry, settings=ctx.settings, catalog=catalog,
             on_stage=on_stage, promotion_lock=lambda: cross_process_lock(store.engine, "registry"),
-            tags={"job_id": job_id},
+            tags={"job_id": job_id}, label_store=ReviewStore(store.engine),
+            include_labels=params.get("include_labels", True), job_id=job_id,
         )
     except JobCancelled:
         logger.info("training job %s cancelled", job_id)
@@ -241,7 +243,8 @@ def _categorize_chunk(batches: BatchStore, classifier: Classifier, job_id: str,
     took = metrics.timer()
     rows = batches.get_chunk(job_id, idx)
     results = categorize_rows(classifier, rows)
-    if not batches.put_result(job_id, idx, results):  # counted once, however often it ran
+    items = review_items_writer(job_id, idx, rows, results, model_version=classifier.version)
+    if not batches.put_result(job_id, idx, results, also=items):  # counted once, however often
         return False
     metrics.record_chunk(version=classifier.version, classes=classifier.classes,
                          results=results, seconds=took.seconds)

@@ -145,11 +145,13 @@ def get_batch_results(
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> BatchResultsPage:
-    """Page through a finished batch job's results in input order."""
+    """Page through a finished batch job's results in input order, reviewers' decisions
+    applied."""
     job = _batch(state, job_id, finished=True)
+    rows = state.batches.iter_results(job_id, offset=offset, limit=limit)
     items = [BatchResultItem(**{**row.__dict__, "top_k": [
                  {"category": c, "confidence": s} for c, s in row.top_k]})
-             for row in state.batches.iter_results(job_id, offset=offset, limit=limit)]
+             for row in state.review.with_decisions(job_id, rows)]
     return BatchResultsPage(job_id=job_id, model_version=job.model_version,
                             total=job.total_rows or 0, offset=offset, limit=limit, items=items)
 
@@ -160,6 +162,7 @@ def download_batch_results(job_id: JobId, state: StateDep) -> StreamingResponse:
     """Download a finished batch job's whole result as CSV (formula cells neutralised)."""
     _batch(state, job_id, finished=True)
     return StreamingResponse(
-        results_csv_lines(state.batches.iter_results(job_id)), media_type="text/csv",
+        results_csv_lines(state.review.with_decisions(job_id, state.batches.iter_results(job_id))),
+        media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{job_id}.csv"'},
     )

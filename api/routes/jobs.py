@@ -36,20 +36,24 @@ router = APIRouter(tags=["jobs"])
                      "type": "object", "properties": {"file": {"type": "string",
                                                                "format": "binary"}},
                      "required": ["file"]}}}}})
-async def create_training_job(request: Request, response: Response,
-                              state: StateDep) -> JobAccepted:
+async def create_training_job(
+    request: Request, response: Response, state: StateDep,
+    include_labels: Annotated[bool, Query(
+        description="for an uploaded CSV: also learn from the stored review labels")] = True,
+) -> JobAccepted:
     """Queue a training job from an uploaded CSV, a file in a training data folder, or a
     configured SQL source's table."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        job = await record_uploaded_training(request, state)
+        job = await record_uploaded_training(request, state, include_labels=include_labels)
         job = await run_in_threadpool(_enqueued, state, job)
     elif is_json(content_type):
         body = await json_body(request, TrainingJobCreate)
         checked = await run_in_threadpool(lambda: check_source(
             state.settings, data=body.data, source=body.source, table=body.table,
             query=body.query))
-        job = await run_in_threadpool(_submit_training, state, checked.as_params())
+        job = await run_in_threadpool(_submit_training, state, {
+            **checked.as_params(), "include_labels": body.include_labels})
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send application/json or multipart/form-data with a 'file' field")
@@ -80,7 +84,8 @@ def configured_source(settings: Settings) -> TrainingSource:
 def legacy_training(response: Response, state: StateDep) -> JobAccepted:
     """Queue a training job from the configured source (the predecessor's endpoint)."""
     checked = configured_source(state.settings)
-    return accepted(response, _submit_training(state, checked.as_params()))
+    return accepted(response, _submit_training(
+        state, {**checked.as_params(), "include_labels": True}))
 
 
 @router.get("/v1/jobs", response_model=JobsPage, responses=problems(401, 403))

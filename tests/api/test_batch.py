@@ -18,6 +18,7 @@ from tests.fixtures.app import (
     CHUNK_SIZE,
     FAKE_THRESHOLD,
     MAX_BATCH_ROWS,
+    REVIEWER,
     FakeQueue,
     FakeRegistry,
     TaskHarness,
@@ -360,7 +361,7 @@ def test_the_csv_download_neutralises_formulas_and_keeps_ids(
     assert f'filename="{job_id}.csv"' in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["row", "id", "name", "category", "confidence", "decision", "known",
-                       "filed_under", "error"]
+                       "filed_under", "error", "source"]
     assert [r[1] for r in rows[1:]] == ["'=HYPERLINK(\"x\")", "A-2", "3", "4", "5"]
     assert [r[2] for r in rows[1:]] == ["'=CMD()", "'+foco", "'-tubo", "'@SUM(A1)",
                                         "Tubo PVC 1/2\""]
@@ -391,3 +392,37 @@ def test_a_path_model_s_results_say_where_each_row_can_be_filed(
         assert item["category"] == item["filed_under"] or item["category"].startswith(
             item["filed_under"] + " > ")
         assert (item["decision"] == "auto") == (item["filed_under"] == item["category"])
+
+
+def test_review_rows_become_items_and_results_show_the_reviewers_category(
+    api_client: TestClient, tasks: TaskHarness
+) -> None:
+    names = ["taladro", "tubo pvc", "foco led", "brocha", "llave", "zzz qqq", "xyzzy"]
+    job_id = api_client.post(URL, json={"items": [{"name": n} for n in names]}).json()["job_id"]
+    _run_to_completion(tasks, job_id)
+    model = api_client.get(f"{URL}/{job_id}/results").json()["items"]
+    to_review = [r["row"] for r in model if r["decision"] == "review"]
+    assert len(to_review) >= 2
+
+    queue = api_client.get("/v1/review-items", params={"job_id": job_id},
+                           headers=REVIEWER).json()
+    assert sorted(i["row"] for i in queue["items"]) == to_review
+    items = {i["row"]: i for i in queue["items"]}
+    first, second = to_review[:2]
+    other = next(c for c in ("Electricos", "Plomería") if c != items[first]["category"])
+    api_client.post(f"/v1/review-items/{items[first]['id']}", json={"category": other},
+                    headers=REVIEWER)
+    api_client.post("/v1/review-items/accept", json={"ids": [items[second]["id"]]},
+                    headers=REVIEWER)
+
+    final = api_client.get(f"{URL}/{job_id}/results").json()["items"]
+    expected = [(r["category"], "model") for r in model]
+    expected[first] = (other, "review")
+    expected[second] = (model[second]["category"], "review")
+    assert [(i["category"], i["source"]) for i in final] == expected
+    page = api_client.get(f"{URL}/{job_id}/results", params={"offset": first, "limit": 1}).json()
+    assert [(i["row"], i["category"], i["source"]) for i in page["items"]] == [
+        (first, other, "review")]
+    rows = list(csv.DictReader(io.StringIO(
+        api_client.get(f"{URL}/{job_id}/results.csv").text)))
+    assert [(r["category"], r["source"]) for r in rows] == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +21,8 @@ CATALOG_CSV = (
     "Plomería,\"Tubo PVC 1/2\"\"\"\n"
     + "".join(f"Plomería,Codo PVC {i}\"\nElectricos,Foco LED {i}W\n" for i in range(1, 6))
 ).encode()
-NO_SOURCE = {"data": None, "source": None, "table": None, "query": None}
+NO_SOURCE = {"data": None, "source": None, "table": None, "query": None,
+             "include_labels": True}
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +70,21 @@ def test_a_job_from_a_csv_path_is_accepted_and_enqueued(
     assert job_store.get(job_id).params == {**NO_SOURCE, "data": "catalog.csv"}
 
 
+@pytest.mark.parametrize(("request_args", "expected"), [
+    ({"json": {"data": "catalog.csv", "include_labels": False}}, False),
+    ({"files": {"file": ("c.csv", CATALOG_CSV)}, "params": {"include_labels": "false"}}, False),
+    ({"files": {"file": ("c.csv", CATALOG_CSV)}}, True),
+], ids=["json-off", "upload-off", "upload-default"])
+def test_a_training_job_may_leave_the_stored_labels_out(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
+    request_args: dict[str, Any], expected: bool,
+) -> None:
+    response = api_client.post(URL, headers=ADMIN, **request_args)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    assert job_store.get(job_id).params["include_labels"] is expected
+
+
 @pytest.mark.parametrize("source", [{"table": "products"},
                                     {"table": "main.products"},
                                     {"query": "SELECT category, name FROM products"}])
@@ -89,7 +106,8 @@ def test_an_uploaded_catalog_is_stored_with_the_job(
 
     job_id = _check_queued(response, job_store, fake_queue)
     assert job_store.get_upload(job_id) == CATALOG_CSV
-    assert job_store.get(job_id).params == {"upload": True, "filename": "catalog.csv"}
+    assert job_store.get(job_id).params == {"upload": True, "filename": "catalog.csv",
+                                            "include_labels": True}
 
 
 @pytest.mark.parametrize(("content", "problem"), [

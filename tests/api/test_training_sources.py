@@ -104,7 +104,8 @@ def test_the_legacy_endpoint_and_training_data_go_through_the_same_checks(
     app_settings.training_table = "products"
     assert api_client.get("/training", headers=ADMIN).status_code == 202
     [job] = stored_jobs(job_store)
-    assert job.params == {"data": None, "source": "erp", "table": "products", "query": None}
+    assert job.params == {"data": None, "source": "erp", "table": "products", "query": None,
+                          "include_labels": True}
 
 
 def test_a_planted_secret_never_appears_in_a_failed_jobs_answers(

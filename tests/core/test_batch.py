@@ -336,9 +336,9 @@ def test_the_download_neutralises_formula_cells(prefix: str) -> None:
     [header, line] = list(csv.reader(io.StringIO("".join(results_csv_lines(rows)))))
 
     assert header == ["row", "id", "name", "category", "confidence", "decision", "known",
-                      "filed_under", "error"]
+                      "filed_under", "error", "source"]
     assert line == ["0", f"'{prefix}1", f"'{prefix}CMD()", "Plomería", "0.75", "", "", "",
-                    f"'{prefix}err"]
+                    f"'{prefix}err", "model"]
 
 
 def test_the_download_leaves_ordinary_cells_alone() -> None:
@@ -348,8 +348,8 @@ def test_the_download_leaves_ordinary_cells_alone() -> None:
     lines = list(csv.reader(io.StringIO("".join(results_csv_lines(rows)))))
 
     assert lines[1] == ["0", "SKU=1", 'Tubo PVC 1/2", cobre', "Plomería", "0.75", "review",
-                        "true", "", ""]
-    assert lines[2] == ["1", "", "", "", "", "", "", "", "empty name"]
+                        "true", "", "", "model"]
+    assert lines[2] == ["1", "", "", "", "", "", "", "", "empty name", "model"]
 
 
 def test_a_large_download_streams_in_pieces_with_every_row() -> None:

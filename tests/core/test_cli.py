@@ -318,3 +318,49 @@ def test_evaluate_and_predict_a_path_model_level_by_level(
     assert answer["levels"][0]["category"] == "Plomería"
     assert answer["levels"][-1]["category"] == answer["category"]
     assert "filed_under" in answer
+
+
+def test_review_export_then_import_decides_the_items(
+    empty_home: Registry, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from core.batch_store import BatchStore, InputRow
+    from core.jobs import JobStore
+    from core.review import NewItem, ReviewStore
+
+    jobs = JobStore.from_url(get_settings().effective_database_url)
+    jobs.create_schema()
+    review = ReviewStore(jobs.engine)
+    job, _ = BatchStore(jobs).create_batch([[InputRow(None, "codo"), InputRow(None, "foco")]])
+    review.add_items(job.id, [NewItem(row=i, name=n, category="Plomería", confidence=0.3,
+                                      top_k=[{"category": "Plomería", "confidence": 0.3},
+                                             {"category": "Electricos", "confidence": 0.2}])
+                              for i, n in enumerate(["codo", "foco"])], model_version=1)
+    sheet = tmp_path / "review.csv"
+
+    code, out, _ = run(capsys, "review", "export", "--output", str(sheet))
+    assert (code, out) == (0, "")
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8"))))
+    assert [r["name"] for r in rows] == ["codo", "foco"]
+    rows[0]["category"], rows[1]["category"] = "Plomería", "Electricos"
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    code, out, _ = run(capsys, "review", "import", str(sheet))
+    assert code == 0
+    assert out == "accepted 1, corrected 1, skipped 0, left pending 0\n"
+    assert [(i.name, i.state, i.decided_by) for i in review.list_items().items] == [
+        ("codo", "accepted", "cli"), ("foco", "corrected", "cli")]
+    code, out, _ = run(capsys, "review", "export")
+    assert out.splitlines()[1:] == []  # nothing pending any more
+
+    rows[0]["category"] = "Jardín"
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, _, err = run(capsys, "review", "import", str(sheet))
+    assert code == 2
+    assert_one_line_error(err, "line 2: unknown category 'Jardín'")
+    jobs.engine.dispose()

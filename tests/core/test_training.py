@@ -15,12 +15,14 @@ from core.hierarchy import LocalClassifiers
 from core.models import search_space
 from core.prediction import Classifier
 from core.training import (
+    FrozenHoldout,
     TrainParams,
     TrainResult,
     duplicate_groups,
     grouped_folds,
     prior_rows,
     select,
+    split_frozen,
     split_holdout,
     train,
 )
@@ -320,3 +322,19 @@ def test_a_hierarchical_model_is_calibrated_without_changing_any_category(
                         temperature=trust.temperature).predict_batch(names)
     assert [p.category for p in served] == path_result.model.predict(names).tolist()
     assert 0 <= trust.metrics["ece_test"] <= 1
+
+
+def test_a_frozen_holdout_keeps_the_champions_test_names_and_a_share_of_fresh_ones() -> None:
+    names = [f"taladro {i}" for i in range(10)] + ["Taladro 0"] + [f"nuevo {i}" for i in range(10)]
+    catalog = Catalog(names=names, categories=["A"] * 11 + ["B"] * 10, source="t")
+    holdout = FrozenHoldout(test_keys=frozenset({"taladro 0", "taladro 1"}),
+                            fresh_keys=frozenset(f"nuevo {i}" for i in range(10)))
+
+    train_idx, test_idx = split_frozen(catalog, holdout, test_size=0.2, seed=42)
+
+    test = [names[i] for i in test_idx]
+    assert {"taladro 0", "Taladro 0", "taladro 1"} <= set(test)  # duplicates stay together
+    assert sum(name.startswith("nuevo") for name in test) == 2
+    assert not set(test) & {names[i] for i in train_idx}
+    assert sorted([*train_idx, *test_idx]) == list(range(len(names)))
+    assert split_frozen(catalog, holdout, test_size=0.2, seed=42)[1].tolist() == test_idx.tolist()

@@ -25,6 +25,7 @@ from core.errors import RegistryUnavailable, StoreUnavailable
 from core.jobs import JobStore
 from core.leases import WHOLE_JOB, LeaseStore
 from core.prediction import Classifier
+from core.review import NewItem, ReviewStore
 from core.service import registry_from_settings
 from core.serving import VersionCache
 from tests.core.test_leases import expire as expire_lease
@@ -87,6 +88,45 @@ def test_training_registers_a_model_and_records_its_version(
     assert 0.0 <= job.result["metrics"]["macro_f1"] <= 1.0
     assert registry.champion_version() == 1
     assert registry.load(1).pipeline.predict(["Tubo PVC 1/2\""]).shape == (1,)
+
+
+def test_training_learns_from_stored_review_labels_unless_told_not_to(
+    tasks: TaskHarness, worker_context: WorkerContext, app_settings: Settings,
+    job_store: JobStore, catalog_csv: Path, empty_mlflow_db: Path,
+) -> None:
+    shutil.copyfile(empty_mlflow_db, app_settings.data_dir / "mlflow.db")
+    worker_context.registry = registry_from_settings(app_settings)
+    review = ReviewStore(job_store.engine)
+    # Seven names: enough for a new category to reach every fold after the held-out split.
+    batch, _ = BatchStore(job_store).create_batch(
+        [[InputRow(None, f"zorbax {i}") for i in range(7)]])
+    review.add_items(batch.id, [NewItem(row=i, name=f"zorbax {i}", category="Plomería",
+                                        confidence=0.3, top_k=[]) for i in range(7)],
+                     model_version=None)
+    review.add_category("Jardín", by="admin")
+    for item in review.list_items().items:
+        review.decide(item.id, by="reviewer", category="Jardín")
+
+    with_labels = _training_job(job_store, data=str(catalog_csv), table=None, query=None)
+    tasks.task("training.run").run(with_labels)
+    without = _training_job(job_store, data=str(catalog_csv), table=None, query=None,
+                            include_labels=False)
+    tasks.task("training.run").run(without)
+
+    learnt = job_store.get(with_labels)
+    assert learnt.state == "succeeded", learnt.error
+    assert learnt.result is not None
+    assert learnt.result["rows"] == 67
+    assert learnt.result["labels"]["added"] == 7
+    assert learnt.result["labels"]["conflicts"] == 0
+    assert worker_context.registry.load(1).pipeline.classes_.tolist().count("Jardín") == 1
+    plain = job_store.get(without)
+    assert plain.result is not None
+    assert (plain.result["rows"], plain.result["labels"]["added"]) == (60, 0)
+    # The catalog's rows are labels of the first training job that read them.
+    catalog_labels = review.list_labels(source="catalog", limit=1000)
+    assert catalog_labels.total == 60
+    assert {label.job_id for label in catalog_labels.items} == {with_labels}
 
 
 def test_training_from_an_uploaded_catalog_reads_the_stored_file(
@@ -448,6 +488,31 @@ def test_a_chunk_run_twice_stores_its_result_once(
     _run_chunks(tasks)
     results = list(BatchStore(job_store).iter_results(job_id))
     assert [r.row for r in results] == list(range(len(NAMES)))
+
+
+def test_a_chunks_review_rows_become_review_items_once(
+    tasks: TaskHarness, job_store: JobStore, worker_context: WorkerContext
+) -> None:
+    job_id = _batch_job(job_store, errors={3: "empty name"})
+    tasks.task("batch.start").run(job_id)
+    _run_chunks(tasks)
+    results = list(BatchStore(job_store).iter_results(job_id))
+    to_review = [r for r in results if r.decision == "review"]
+    assert 0 < len(to_review) < len(results) - 1  # the names fall on both sides
+
+    review = ReviewStore(job_store.engine)
+    items = review.list_items(job_id=job_id, limit=100).items
+    assert sorted((i.row, i.name, i.category, i.confidence) for i in items) == [
+        (r.row, r.name, r.category, r.confidence) for r in to_review]
+    by_row = {r.row: r for r in to_review}
+    assert all(i.top_k == [{"category": c, "confidence": p} for c, p in by_row[i.row].top_k]
+               for i in items)
+    assert {(i.state, i.model_version) for i in items} == {("pending", 1)}
+
+    # Two workers that both found the chunk unstored: the second store makes no items.
+    classifier = worker_context.models.get(1)
+    worker.tasks._categorize_chunk(BatchStore(job_store), classifier, job_id, 0)
+    assert review.list_items(job_id=job_id).total == len(to_review)
 
 
 class PoisonedClassifier:

@@ -327,11 +327,14 @@ def calibrate(
 
     The folds are stratified and duplicate-grouped (a name and its exact duplicates never on
     both sides, or the out-of-fold predictions would be as sure as the model is of the names
-    it learnt), `params.calibration_folds` of them (fewer when a category has fewer rows), and
-    each fold's model is fitted as the final one is, prior included.
+    it learnt), `params.calibration_folds` of them (fewer when a category has fewer rows;
+    three above `params.cv_max_rows` rows, where each fit is long: at 1,000 categories ten
+    refits would be most of the training time), and each fold's model is fitted as the final
+    one is, prior included.
     """
     smallest = min(Counter(y_train).values())
-    folds = max(2, min(params.calibration_folds, smallest))
+    wanted = params.calibration_folds if len(x_train) <= params.cv_max_rows else 3
+    folds = max(2, min(wanted, smallest))
     splits = grouped_folds(x_train, y_train, n_splits=folds, seed=params.seed,
                            large=params.cv_max_rows)
     fit = partial(fit_with_prior, prior=prior, prior_weight=params.prior_weight)

@@ -338,3 +338,24 @@ def test_a_frozen_holdout_keeps_the_champions_test_names_and_a_share_of_fresh_on
     assert not set(test) & {names[i] for i in train_idx}
     assert sorted([*train_idx, *test_idx]) == list(range(len(names)))
     assert split_frozen(catalog, holdout, test_size=0.2, seed=42)[1].tolist() == test_idx.tolist()
+
+
+def test_calibration_refits_three_folds_above_the_size(
+        sample_catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.training as training
+
+    seen: list[int] = []
+
+    def fake_oof(pipeline: object, x: list[str], y: list[str], splits: list[object],
+                 **_: object) -> object:
+        seen.append(len(splits))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(training, "out_of_fold_scores", fake_oof)
+    x, y = sample_catalog.names, sample_catalog.categories
+    pipeline, _ = search_space("linear")
+    for cv_max_rows, folds in ((len(x), 10), (len(x) - 1, 3)):
+        with pytest.raises(RuntimeError, match="stop here"):
+            training.calibrate(pipeline, x, y, prior=([], []),
+                               params=TrainParams(cv_max_rows=cv_max_rows))
+        assert seen[-1] == folds

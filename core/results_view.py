@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -92,19 +92,28 @@ def view_results(rows: Iterable[ResultRow], query: ResultQuery) -> ResultView:
     return view
 
 
-def results_page(batches: BatchStore, job: Job, query: ResultQuery) -> ResultView:
+def results_page(batches: BatchStore, job: Job, query: ResultQuery, *,
+                 final: Callable[[Iterable[ResultRow]], Iterable[ResultRow]] | None = None,
+                 ) -> ResultView:
     """A finished batch job's page of results.
 
     An unfiltered page in input order reads only its own chunks, with the counts from the job's
     summary; a filtered or sorted one reads every row once (see BENCHMARKS.md, "Console").
+    `final` applies what else decides a row's category (the reviewers' decisions) as rows are
+    read.
     """
+
+    def read(offset: int = 0, limit: int | None = None) -> Iterable[ResultRow]:
+        rows = batches.iter_results(job.id, offset=offset, limit=limit)
+        return final(rows) if final is not None else rows
+
     summary = job.result or {}
     per_category = summary.get("per_category")
     if query.plain and isinstance(per_category, dict):
-        rows = list(batches.iter_results(job.id, offset=query.offset, limit=query.limit))
+        rows = list(read(query.offset, query.limit))
         categories = Counter({name: sum(counts.values())
                               for name, counts in per_category.items()})
         decisions = Counter({d: int(summary[d]) for d in ("auto", "review") if summary.get(d)})
         return ResultView(total=job.total_rows or 0, rows=rows, categories=categories,
                           decisions=decisions)
-    return view_results(batches.iter_results(job.id), query)
+    return view_results(read(), query)

@@ -265,6 +265,25 @@ class ReviewStore:
             _apply(connection, [(item, category)], by=by, now=_now())
         return self.get_item(item_id)
 
+    def reopen(self, item_id: int, *, by: str) -> ReviewItem:
+        """Take back an item's decision (the console's undo): pending again, its label gone;
+        the history records the reopening as a `pending` entry."""
+        table = review_items_table
+        with self._begin() as connection:
+            row = connection.execute(
+                sa.select(table).where(table.c.id == item_id).with_for_update()
+            ).mappings().first()
+            if row is None:
+                raise ReviewItemNotFound(item_id)
+            item = _item(row)
+            connection.execute(table.update().where(table.c.id == item_id).values(
+                state="pending", decided_category=None, decided_at=None, decided_by=None))
+            connection.execute(review_decisions_table.insert().values(
+                item_id=item_id, state="pending", category=None, decided_by=by,
+                decided_at=_now(), model_version=item.model_version))
+            connection.execute(labels_table.delete().where(labels_table.c.item_id == item_id))
+        return self.get_item(item_id)
+
     def accept(self, item_ids: Sequence[int], *, by: str) -> list[ReviewItem]:
         """Accept the proposed category of every listed item, all or none."""
         ids = list(dict.fromkeys(item_ids))

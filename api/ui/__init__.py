@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.ui import account, jobs, models, try_it
+from api.ui import account, jobs, models, review, try_it
 from api.ui.web import HERE, SignInNeeded, redirect, render, templates
 
 templates.env.filters["timestamp"] = (
@@ -29,7 +29,7 @@ def install(app: FastAPI) -> None:
             app.add_exception_handler(error, _as_page(handler))
 
     router = APIRouter(prefix="/ui", include_in_schema=False)
-    for module in (jobs, account, try_it, models):
+    for module in (jobs, account, review, try_it, models):
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")

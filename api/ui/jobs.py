@@ -18,7 +18,7 @@ from core.results_view import ResultQuery, results_page
 router = APIRouter()
 
 PAGE = 100
-JOBS_PAGE = 50
+JOBS_PAGE = 100
 KINDS = ("batch", "training")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 SORTS = {"row": "Input order", "confidence": "Least confident first",
@@ -116,7 +116,9 @@ def _results(request: Request, job: Job) -> dict[str, Any]:
         max_confidence=_number(params.get("max_confidence")),
         sort=params.get("sort") if params.get("sort") in SORTS else "row",  # type: ignore[arg-type]
         offset=int(offset) if offset.isdigit() else 0, limit=PAGE)
-    view = results_page(state_of(request).batches, job, query)
+    state = state_of(request)
+    view = results_page(state.batches, job, query,
+                        final=lambda rows: state.review.with_decisions(job.id, rows))
     filters = {k: v for k, v in {
         "decision": query.decision, "category": query.category,
         "min_confidence": params.get("min_confidence") or None,

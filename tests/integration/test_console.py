@@ -25,12 +25,14 @@ pytestmark = pytest.mark.integration
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 N_ROWS = 300
+REVIEWER_KEY = "integration-reviewer-key"
 
 
 @pytest.fixture(scope="module")
 def console(stack: Stack) -> Stack:
     """A worker and the API, with a champion trained by a training job on the sample catalog."""
-    stack.env["BATCH_CHUNK_SIZE"] = "50"  # a dozen chunks: the bar moves in steps
+    stack.env["BATCH_CHUNK_SIZE"] = "50"  # a few chunks: the bar moves in steps
+    stack.env["REVIEWER_API_KEY"] = REVIEWER_KEY
     stack.worker("console")
     stack.api()
     with stack.client(admin=True) as client:
@@ -86,6 +88,16 @@ def test_an_import_shows_its_progress_to_the_end_then_its_results(page: Page,
     assert f"Rows 1–100 of {N_ROWS}" in page.locator("#results-count").inner_text()
     _shot(page, "job")
 
+    page.select_option("#f-decision", "review")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**decision=review*")
+    decisions = page.locator("#results-table tbody tr td:nth-child(6)").all_inner_texts()
+    summary = httpx.get(f"{console.api_url}/v1/jobs/{page.url.split('/')[-1].split('?')[0]}",
+                        timeout=10).json()["result"]
+    assert f"of {summary['review']}" in page.locator("#results-count").inner_text()
+    assert set(decisions) == {"review"}
+
+    page.select_option("#f-decision", "")
     page.select_option("#f-category", "Plomería")
     page.select_option("#f-sort", "confidence")
     page.get_by_role("button", name="Filter").click()
@@ -108,9 +120,9 @@ def test_a_bad_csv_shows_the_apis_message(page: Page, console: Stack) -> None:
     assert "/ui/import" in page.url
 
 
-def _sign_in(page: Page, console: Stack, next_path: str) -> None:
+def _sign_in(page: Page, console: Stack, next_path: str, key: str = ADMIN_KEY) -> None:
     page.goto(f"{console.api_url}/ui/sign-in?next={next_path}")
-    page.get_by_label("API key").fill(ADMIN_KEY)
+    page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"**{next_path}")
 
@@ -154,3 +166,62 @@ def test_try_it_categorizes_as_you_type_on_a_tablet(page: Page, console: Stack) 
     categories = page.locator("#predictions-table tbody tr td:nth-child(2)").all_inner_texts()
     assert categories == ["Herramientas", "Plomería"]
     _shot(page, "try")
+
+
+def _left(page: Page) -> int:
+    return int(page.locator("#left-count").inner_text())
+
+
+def _wait_left(page: Page, expected: int) -> None:
+    page.wait_for_function(
+        f"document.getElementById('left-count').textContent === '{expected}'")
+
+
+def test_review_by_keyboard_and_mouse_shrinks_the_queue_and_changes_the_results(
+    page: Page, console: Stack,
+) -> None:
+    with console.client() as client:
+        job_id = client.post("/v1/batch-jobs", files={
+            "file": ("few.csv", _catalog_csv(12), "text/csv")}).json()["job_id"]
+    summary = console.wait_for_job(job_id)["result"]
+    assert summary["review"] >= 5, summary  # rows the model sent to a person
+    _sign_in(page, console, f"/ui/review?job_id={job_id}", key=REVIEWER_KEY)
+    _wait_left(page, summary["review"])
+    left = _left(page)
+
+    def current() -> tuple[int, str]:
+        item = page.locator(".review-item.current")
+        return int(item.get_attribute("data-item") or 0), item.locator(".name").inner_text()
+
+    first, _ = current()
+    page.keyboard.press("Enter")  # accept the proposal
+    _wait_left(page, left - 1)
+    second, _ = current()
+    choice = page.locator(f'#item-{second} button[data-key="2"] .leaf').inner_text()
+    page.keyboard.press("2")  # correct it: the second choice
+    _wait_left(page, left - 2)
+    third, _ = current()
+    page.keyboard.press("s")  # skip
+    _wait_left(page, left - 3)
+    fourth, _ = current()
+    page.locator(f'#item-{fourth} button[data-action="accept"]').click()  # the mouse
+    _wait_left(page, left - 4)
+    assert page.locator("#decided-count").inner_text() == "4"
+    _shot(page, "review")
+    page.keyboard.press("u")  # undo the last: the fourth is pending again
+    _wait_left(page, left - 3)
+    assert page.locator("#decided-count").inner_text() == "3"
+    assert page.locator(f"#item-{fourth}").count() == 1
+
+    with console.client(admin=True) as client:
+        items = {i: client.get(f"/v1/review-items/{i}").json()
+                 for i in (first, second, third, fourth)}
+        results = {r["row"]: r for r in client.get(
+            f"/v1/batch-jobs/{job_id}/results").json()["items"]}
+    assert [items[i]["state"] for i in (first, second, third, fourth)] == [
+        "accepted", "corrected", "skipped", "pending"]
+    corrected = items[second]
+    assert corrected["decided_category"].endswith(choice)
+    assert results[corrected["row"]]["category"] == corrected["decided_category"]
+    assert results[corrected["row"]]["source"] == "review"
+    assert results[items[fourth]["row"]]["source"] == "model"

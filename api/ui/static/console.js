@@ -124,10 +124,69 @@ function setUpProgress(section) {
   poll();
 }
 
+// -- review -------------------------------------------------------------------------------------
+function setUpReview() {
+  const queue = document.getElementById("queue");
+  if (!queue || !document.getElementById("decided-count")) return;
+  const undoButton = document.getElementById("undo");
+  const decidedCount = document.getElementById("decided-count");
+  const leftCount = document.getElementById("left-count");
+  const undoStack = [];  // the items decided in this sitting, last on top
+  let decidedNow = 0;
+
+  queue.addEventListener("htmx:afterSwap", () => {
+    const state = document.getElementById("queue-state");
+    if (!state) return;
+    leftCount.textContent = state.dataset.left;
+    const decided = state.dataset.decided ? state.dataset.decided.split(",") : [];
+    decided.forEach((id) => undoStack.push(id));
+    decidedNow += decided.length;
+    decidedCount.textContent = decidedNow;
+    undoButton.disabled = undoStack.length === 0;
+  });
+
+  const undo = () => {
+    const id = undoStack.pop();
+    if (id === undefined) return;
+    decidedNow = Math.max(0, decidedNow - 1);
+    decidedCount.textContent = decidedNow;
+    undoButton.disabled = undoStack.length === 0;
+    htmx.ajax("POST", "/ui/review/" + id + "/undo", {
+      target: "#queue", swap: "innerHTML", headers: {"X-CSRF-Token": csrfToken()},
+      values: {job_id: queue.dataset.job || ""},
+    });
+  };
+  undoButton.addEventListener("click", undo);
+
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    const tag = (e.target.tagName || "").toLowerCase();
+    if (["input", "textarea", "select"].includes(tag)) return;  // typing in a box
+    if (e.key === "Enter" && ["button", "a", "summary"].includes(tag)) return;  // its own action
+    const current = queue.querySelector(".review-item.current");
+    let target = null;
+    if (/^[1-9]$/.test(e.key) && current) {
+      target = current.querySelector('button[data-key="' + e.key + '"]');
+    } else if (e.key === "Enter" && current) {
+      target = current.querySelector('button[data-action="accept"]');
+    } else if (e.key === "s" && current) {
+      target = current.querySelector('button[data-action="skip"]');
+    } else if (e.key === "u") {
+      e.preventDefault();
+      undo();
+      return;
+    }
+    if (target) {
+      e.preventDefault();
+      target.click();
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("import-form");
   if (form) setUpImport(form);
   const progress = document.getElementById("progress");
   if (progress) setUpProgress(progress);
-  if (typeof setUpReview === "function") setUpReview();
+  setUpReview();
 });

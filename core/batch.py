@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,7 @@ from typing import IO, Any
 from core.batch_store import InputRow, ResultRow, RowResult
 from core.errors import InvalidRequest
 from core.prediction import Classifier, collector_paused
+from core.textfiles import BrokenQuote, UnreadableText, csv_blocks, detect_encoding
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Undecodable bytes ride through the CSV reader as these surrogate escapes.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _BLOCK_ROWS = 1024  # CSV rows checked together on intake
+_HEAD_BYTES = 64 * 1024  # the start of an upload, where its encoding and delimiter are found
 MAX_ID_LENGTH = 200  # the default of the MAX_ID_LENGTH setting
 
 
@@ -108,45 +111,56 @@ def rows_from_csv(stream: IO[bytes], *, max_length: int,
                   max_id_length: int = MAX_ID_LENGTH) -> Iterator[InputRow]:
     """Rows from a CSV upload with a `name` column (and optionally an `id` column).
 
-    The delimiter (, ; tab or |) is the one the header splits on. Raises BatchInputError before
-    yielding anything if the upload is not CSV text or has no name column.
+    The encoding is found from the first 64 KiB (UTF-8 with or without BOM, UTF-16,
+    Windows-1252/Latin-1); the delimiter (, ; tab or |) is the one the header splits on. Raises
+    BatchInputError before yielding anything if the upload is not CSV text in a readable
+    encoding (saying how to re-save it) or has no name column, and later for a quote that is
+    never closed (naming its line). Any other unreadable record, an over-long cell or bytes
+    that do not decode are that row's error.
     """
-    head = stream.read(64 * 1024)
-    if b"\x00" in head:
-        raise BatchInputError("the upload is not a CSV text file (it contains binary data)")
+    head = stream.read(_HEAD_BYTES)
     if not head.strip():
         raise BatchInputError("the CSV file is empty")
-    text = io.TextIOWrapper(
-        io.BufferedReader(_Prepend(head, stream)), encoding="utf-8-sig",
-        errors="surrogateescape", newline="",
-    )
-    lines = head.decode("utf-8", "ignore").lstrip("\ufeff").splitlines()
+    try:
+        encoding = detect_encoding(head, complete=len(head) < _HEAD_BYTES)
+    except UnreadableText as exc:
+        raise BatchInputError(str(exc)) from None
+    text = io.TextIOWrapper(io.BufferedReader(_Prepend(head, stream)), encoding=encoding,
+                            errors="surrogateescape", newline="")
+    lines = head.decode(encoding, "ignore").lstrip("\ufeff").splitlines()
     header_line = lines[0] if lines else ""
-    reader = csv.reader(text, delimiter=_delimiter(header_line))
+    blocks = csv_blocks(text, delimiter=_delimiter(header_line), size=_BLOCK_ROWS)
     try:
-        header = [cell.strip().lower() for cell in next(reader)]
-    except StopIteration:
-        raise BatchInputError("the CSV file is empty") from None
-    name_at = next((header.index(c) for c in NAME_COLUMNS if c in header), None)
-    if name_at is None:
-        shown = ", ".join(_storable(cell) for cell in header[:10]) or "nothing"
-        raise BatchInputError(f"the CSV has no 'name' column (header: {shown})")
-    id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
-    try:
-        while block := list(islice(reader, _BLOCK_ROWS)):
-            rows = _plain_block(block, name_at, id_at, max_length=max_length,
-                                max_id_length=max_id_length)
+        first, first_plain = next(blocks, ([], True))
+        if not first or not first[0]:
+            raise BatchInputError("the CSV file is empty")
+        if not isinstance(first[0], list):
+            raise BatchInputError(f"the CSV header is unreadable: {first[0].problem}")
+        header = [cell.strip().lstrip("\ufeff").lower() for cell in first[0]]
+        name_at = next((header.index(c) for c in NAME_COLUMNS if c in header), None)
+        if name_at is None:
+            shown = ", ".join(_storable(cell) for cell in header[:10]) or "nothing"
+            raise BatchInputError(f"the CSV has no 'name' column (header: {shown})")
+        id_at = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+        for block, plain in itertools.chain([(first[1:], first_plain)], blocks):
+            rows = None
+            if plain and block:
+                rows = _plain_block(block, name_at, id_at,  # type: ignore[arg-type]
+                                    max_length=max_length, max_id_length=max_id_length)
             if rows is not None:
                 yield from rows
                 continue
             for row in block:
+                if not isinstance(row, list):  # a record the csv module could not read
+                    yield InputRow(id=None, name="", error=row.problem)
+                    continue
                 if not "".join(row).strip():
                     continue  # blank line (or only blank cells), not a product
                 name = row[name_at] if name_at < len(row) else ""
                 row_id = row[id_at] if id_at is not None and id_at < len(row) else None
                 yield make_row(row_id, name, max_length=max_length, max_id_length=max_id_length)
-    except csv.Error as exc:
-        raise BatchInputError(f"malformed CSV at line {reader.line_num}: {exc}") from None
+    except BrokenQuote as exc:
+        raise BatchInputError(f"malformed CSV: {exc}") from None
 
 
 def _plain_block(block: list[list[str]], name_at: int, id_at: int | None, *,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.textfiles import CsvRow
 
 from core.errors import InvalidRequest
 
@@ -97,41 +100,52 @@ def load_csv_catalog(path: Path) -> Catalog:
 
 
 def parse_csv_catalog(raw: bytes, *, source: str) -> Catalog:
-    """Parse CSV bytes into a catalog; `source` names the data in error messages."""
+    """Parse CSV bytes into a catalog; `source` names the data in error messages.
+
+    The encoding is detected (UTF-8 with or without BOM, UTF-16, Windows-1252/Latin-1; others
+    refused saying how to re-save). Row numbers are the file's line numbers, as an editor shows.
+    """
+    from core.textfiles import BrokenQuote, UnreadableText, csv_rows, decode
+
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CatalogError(
-            source, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
-            row=line,
-        ) from None
+        text = decode(raw)
+    except UnreadableText as exc:
+        raise CatalogError(source, str(exc), row=exc.line) from None
     if not text.strip():
         raise CatalogError(source, "the file is empty")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    records = csv_rows(io.StringIO(text.lstrip("\ufeff"), newline=""))
     try:
-        header = next(reader)
-        rows = list(reader)
-    except csv.Error as exc:
-        raise CatalogError(source, f"malformed CSV ({exc})", row=reader.line_num) from None
-    columns = [column.strip().lower() for column in header]
-    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
-    if missing:
-        raise CatalogError(
-            source,
-            f"missing column(s) {', '.join(missing)}; the header must name 'category' and "
-            f"'name' (it has {len(header)} column(s))",
-            row=1,
-        )
-    i_category, i_name = columns.index("category"), columns.index("name")
-    # Row numbers are 1-based data rows counted after the header, as a spreadsheet shows them + 1.
-    records = (
-        (number, row[i_category] if len(row) > i_category else "",
-         row[i_name] if len(row) > i_name else "")
-        for number, row in enumerate(rows, start=2)
-        if any(cell.strip() for cell in row)
-    )
-    return build_catalog(records, source=source)
+        header_row = next(records)
+        if header_row.cells is None:
+            raise CatalogError(source, "the header is not readable CSV", row=header_row.line)
+        header = header_row.cells
+        columns = [column.strip().lower() for column in header]
+        missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+        if missing:
+            raise CatalogError(
+                source,
+                f"missing column(s) {', '.join(missing)}; the header must name 'category' and "
+                f"'name' (it has {len(header)} column(s))",
+                row=1,
+            )
+        i_category, i_name = columns.index("category"), columns.index("name")
+        return build_catalog(_records(records, i_category, i_name, source=source),
+                             source=source)
+    except BrokenQuote as exc:
+        raise CatalogError(source, str(exc), row=exc.line) from None
+
+
+def _records(rows: Iterator[CsvRow], i_category: int, i_name: int, *,
+             source: str) -> Iterator[tuple[int, str, str]]:
+    for row in rows:
+        if row.cells is None:
+            raise CatalogError(source, "a quoted cell is followed by other text (a quote inside "
+                               "a quoted cell is written as two quotes)", row=row.line)
+        if not any(cell.strip() for cell in row.cells):
+            continue
+        cells = row.cells
+        yield (row.line, cells[i_category] if len(cells) > i_category else "",
+               cells[i_name] if len(cells) > i_name else "")
 
 
 def load_sql_catalog(url: str, *, table: str | None = None, query: str | None = None) -> Catalog:

@@ -112,13 +112,13 @@ def test_a_semicolon_delimited_csv_is_accepted(api_client: TestClient,
 
 @pytest.mark.parametrize(("content", "problem"), [
     (b"id,product\n1,Tubo PVC\n", "the CSV has no 'name' column (header: id, product)"),
-    (PNG, "not a CSV text file"),
+    (PNG, "not CSV text (it contains binary data)"),
     (b"", "the CSV file is empty"),
     (b"\n\n", "the CSV file is empty"),
     (b"\xef\xbb\xbf", "empty"),
     (b"\xff\xfe\xfd\xfc", "the CSV has no 'name' column (header: \ufffd"),
     # A Windows-1252 export, as spreadsheets in Spanish make them, without a name column.
-    (b"c\xf3digo;descripci\xf3n\n1;Foco\n", "no 'name' column (header: c\ufffddigo"),
+    (b"c\xf3digo;descripci\xf3n\n1;Foco\n", "no 'name' column (header: código;descripción)"),
 ], ids=["no-name-column", "binary", "empty", "blank", "bom-only", "undecodable", "latin-1"])
 def test_an_unreadable_upload_is_400_naming_the_problem(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,

@@ -82,11 +82,12 @@ def test_blank_lines_are_skipped_and_short_rows_kept() -> None:
 
 
 def test_an_invalid_utf8_row_gets_its_own_error() -> None:
-    content = b"id,name\n1,Foco\n2,Pintura ba\xf1o\n3,Tubo\n"
+    # A UTF-8 file (its accents decode) with one row of stray Latin-1 bytes.
+    content = "id,name\n1,Foco cálido\n".encode() + b"2,Pintura ba\xf1o\n3,Tubo\n"
 
     rows = _rows(content)
 
-    assert rows[0] == ("1", "Foco", None)
+    assert rows[0] == ("1", "Foco cálido", None)
     assert rows[2] == ("3", "Tubo", None)
     assert rows[1][0] == "2"
     assert "not valid UTF-8" in (rows[1][2] or "")
@@ -139,24 +140,61 @@ def test_an_upload_with_no_decodable_header_is_a_batch_input_error(content: byte
 
 
 def test_the_error_shows_an_undecodable_header_as_text() -> None:
-    rows = rows_from_csv(io.BytesIO(b"c\xf3digo,descripci\xf3n\n1,Foco\n"), max_length=MAX)
+    content = "código,descripción\n1,Foco\n".encode() + b"\xff\n"
+    rows = rows_from_csv(io.BytesIO(content), max_length=MAX)
 
     with pytest.raises(BatchInputError) as error:
         next(rows)
 
     message = str(error.value)
-    assert "no 'name' column" in message
+    assert "no 'name' column (header: código, descripción)" in message
     message.encode("utf-8")  # no lone surrogates: an HTTP error body must be able to carry it
-    assert "c\ufffddigo" in message
 
 
-def test_a_field_past_the_csv_limit_is_a_batch_input_error() -> None:
-    content = b"id,name\n1,Foco\n2," + b"x" * 200_000 + b"\n"
-    rows = rows_from_csv(io.BytesIO(content), max_length=MAX)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "cp1252",
+                                      "latin-1"])
+def test_an_upload_in_each_common_encoding_is_read_as_written(encoding: str) -> None:
+    names = ["Pintura baño", "Codo PVC 1/2\"", "Foco cálido", "Llave española Ñ"]
+    content = ("sku;nombre\n" + "".join(f"{i};{n}\n" for i, n in enumerate(names)))
 
-    # The whole upload is refused (intake is all or nothing), naming the line.
-    with pytest.raises(BatchInputError, match="malformed CSV at line 3"):
-        list(rows)
+    rows = _rows(content.encode(encoding))
+
+    assert rows == [(str(i), n, None) for i, n in enumerate(names)]
+
+
+def test_an_upload_in_an_encoding_not_read_is_refused_saying_how_to_resave() -> None:
+    content = "sku,name\n1,Молоток стальной\n2,Отвёртка\n".encode("koi8-r")
+
+    with pytest.raises(BatchInputError, match="save it as 'CSV UTF-8'"):
+        next(rows_from_csv(io.BytesIO(content), max_length=MAX))
+
+
+def test_a_cell_past_the_csv_modules_limit_is_that_rows_error() -> None:
+    content = b"id,name\n1,Foco\n2," + b"x" * 200_000 + b"\n3,Tubo\n"
+
+    rows = _rows(content)
+
+    assert rows[0] == ("1", "Foco", None)
+    assert rows[1] == ("2", "x" * MAX + "…", f"name is 200000 characters long; the limit is {MAX}")
+    assert rows[2] == ("3", "Tubo", None)
+
+
+def test_an_unterminated_quote_refuses_the_upload_naming_its_line() -> None:
+    content = b'id,name\n1,Foco\n2,"Tubo PVC\n3,Codo\n4,Llave\n'
+
+    with pytest.raises(BatchInputError, match="a quote opened on line 3 is never closed"):
+        list(rows_from_csv(io.BytesIO(content), max_length=MAX))
+
+
+def test_text_after_a_closing_quote_is_that_rows_error() -> None:
+    content = b'id,name\n1,Foco\n2,"Tubo" PVC\n3,Codo\n'
+
+    rows = _rows(content)
+
+    assert rows[0] == ("1", "Foco", None)
+    assert rows[1][0] is None
+    assert "malformed CSV on line 3" in (rows[1][2] or "")
+    assert rows[2] == ("3", "Codo", None)
 
 
 # Per 1,024-row block (the reader's rows): what is odd in it, at a few places.

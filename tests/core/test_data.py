@@ -89,14 +89,20 @@ BAD_CSV = [
                  "empty product name", id="short-row"),
     pytest.param(csv_bytes("category,name\nPinturas,Esmalte\n  ,Thinner\n"), 3,
                  "empty category", id="empty-category"),
-    pytest.param(csv_bytes("category,name\nPinturas,Esmalte\n\n") + b"Pinturas,Pl\xe1stico\n", 4,
-                 "not UTF-8 text (byte 0xe1)", id="latin-1-bytes"),
+    pytest.param("category,name\nИнструменты,Молоток\n".encode("koi8-r"), None,
+                 "not UTF-8 text; it looks like", id="koi8-r"),
+    pytest.param(csv_bytes("category,name\nPinturas,Esmalte cálido\n") + b"Pinturas,Pl\xe1stico\n",
+                 3, "line 3 is not valid UTF-8 text", id="stray-byte-in-utf-8"),
+    pytest.param(b"category,name\nA,\x00\x01\x02\n", None, "contains binary data",
+                 id="binary"),
+    pytest.param(csv_bytes('category,name\nPinturas,Esmalte\nPinturas,"Thinner\nA,b\n'), 3,
+                 "a quote opened on line 3 is never closed", id="broken-quote"),
+    pytest.param(csv_bytes('category,name\nPinturas,"Esmalte" azul\nA,b\n'), 2,
+                 "a quoted cell is followed by other text", id="text-after-quote"),
     pytest.param(b"", None, "the file is empty", id="empty-file"),
     pytest.param(BOM + b" \n\n", None, "the file is empty", id="bom-and-whitespace"),
     pytest.param(csv_bytes("category,name\n"), None, "no data rows", id="header-only"),
     pytest.param(csv_bytes("category,name\n\n\n"), None, "no data rows", id="header-and-blanks"),
-    pytest.param(csv_bytes('category,name\nPinturas,"' + "x" * 200_000 + '"\n'), 2,
-                 "malformed CSV", id="field-over-csv-limit"),
 ]
 
 
@@ -113,6 +119,23 @@ def test_csv_refused_naming_source_row_and_problem(
     where = SOURCE if row is None else f"{SOURCE}, row {row}"
     column = "" if error.column is None else f", column {error.column!r}"
     assert str(error) == f"{where}{column}: {error.problem}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"])
+def test_a_catalog_in_each_common_encoding_is_read_as_written(encoding: str) -> None:
+    text = "category,name\nPlomería,Tubo PVC ñ 1/2\"\nEléctricos,Foco cálido\n"
+
+    catalog = parse_csv_catalog(text.encode(encoding), source=SOURCE)
+
+    assert catalog.names == ['Tubo PVC ñ 1/2"', "Foco cálido"]
+    assert catalog.categories == ["Plomería", "Eléctricos"]
+
+
+def test_a_cell_over_the_csv_modules_limit_is_read_not_refused() -> None:
+    catalog = parse_csv_catalog(csv_bytes('category,name\nPinturas,"' + "x" * 200_000 + '"\n'),
+                                source=SOURCE)
+
+    assert len(catalog.names[0]) == 200_000
 
 
 def test_catalog_error_is_a_value_error() -> None:

@@ -58,8 +58,12 @@ lint: install  ## ruff, mypy and the import contracts
 	$(VENV)/bin/mypy core api worker
 	$(VENV)/bin/lint-imports
 
-train: install  ## train from CATALOG (default: the shared real catalog)
-	$(VENV)/bin/categorizer train --data $(CATALOG)
+# `make train` trains from the bundled sample catalog unless CATALOG is given (a fresh clone has
+# no ../shared); `make bench` measures on the real catalog.
+TRAIN_CATALOG = $(if $(filter command line environment,$(origin CATALOG)),$(CATALOG),core/sample_data/sample_catalog.csv)
+
+train: install  ## train from CATALOG (default: the bundled sample catalog)
+	$(VENV)/bin/categorizer train --data $(TRAIN_CATALOG)
 
 bench: install  ## measure model quality and service performance on CATALOG (needs wrk: apt-get install wrk)
 	$(PY) benchmarks/model_quality.py $(CATALOG) --seeds 42 43 44

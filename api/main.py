@@ -9,9 +9,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, drift_monitor
+from api.docs import DocsPolicy
 from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
 from api.queue import TaskQueue
@@ -230,7 +232,9 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
                     await loop
 
     limits = settings or (state.settings if state else get_settings())
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's assets from the installed fastapi-offline
+    # package (under /static-offline-docs/): a store's server without internet still shows them.
+    app = FastAPIOffline(
         title="Hardware-store product categorizer",
         summary="Learns a store's category filing from its catalog and applies it to names.",
         description="A web console for imports, review and models is at [/ui/](/ui/).",
@@ -239,6 +243,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     )
     app.add_middleware(BodySizeLimit, max_json=limits.max_request_bytes,
                        max_upload=limits.max_upload_bytes)
+    app.add_middleware(DocsPolicy)
     if limits.metrics_enabled:
         app.add_middleware(HttpMetrics)
     metrics.set_enabled(limits.metrics_enabled)

@@ -139,6 +139,9 @@ class InferenceResponse(TypedDict):
     predictions: list[CategoryPrediction]
     model_name: str
     model_version: int
+    # Kept for the predecessor's clients, which read it: always false in an answer (a request
+    # that cannot be categorized is a 4xx with the reason instead).
+    errors: bool
 
 
 INFERENCE_RESPONSE = TypeAdapter(InferenceResponse)

@@ -9,12 +9,13 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import Settings, get_settings
-from core.data import load_catalog
-from core.errors import CategorizerError
-from core.registry import Registry
+# Modules beyond the standard library (pydantic, scikit-learn, MLflow) are imported once the
+# command line parsed, by what uses them: `categorizer --help` and a usage error answer at once.
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.registry import Registry
 
 
 def _positive(text: str) -> int:
@@ -70,6 +71,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.data import load_catalog
     from core.evaluation import level_scores, score
     from core.serving import classifier_for
     from core.training import with_canonical_paths
@@ -97,10 +99,15 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings, registry: Registr
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.batch import check_name
     from core.serving import classifier_for
 
     if bool(args.names) == bool(args.file):
         raise ValueError("give product names, or --file CSV, not both")
+    for number, name in enumerate(args.names or [], start=1):
+        problem = check_name(name, max_length=settings.max_name_length)
+        if problem:  # refused as the API refuses it, before any model is loaded
+            raise ValueError(f"name {number}: {problem}")
     classifier = classifier_for(registry.load(args.model), top_k=settings.top_k)
     if args.file:
         return _predict_file(args, settings, classifier)
@@ -307,9 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        from core.service import registry_from_settings
+    from core.config import get_settings
+    from core.errors import CategorizerError
+    from core.service import registry_from_settings
 
+    try:
         settings = get_settings()
         result: int = args.handler(args, settings, registry_from_settings(settings))
         return result

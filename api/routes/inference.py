@@ -60,6 +60,7 @@ async def categorize(request: Request) -> Response:
                         for name, p in zip(body.product_list, predictions, strict=True)],
         "model_name": classifier.name,
         "model_version": classifier.version,
+        "errors": False,  # the predecessor's clients read it; a bad request is a 4xx instead
     }
     return Response(INFERENCE_RESPONSE.dump_json(answer), media_type="application/json")
 

@@ -36,6 +36,7 @@ def test_categories_are_aligned_with_the_input(api_client: TestClient,
     assert [p["name"] for p in body["predictions"]] == NAMES
     assert body["model_name"] == "product-categorizer"
     assert body["model_version"] == 1
+    assert body["errors"] is False  # the predecessor's clients read it
 
 
 def test_predictions_carry_confidence_and_top_k(api_client: TestClient,

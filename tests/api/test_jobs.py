@@ -114,14 +114,19 @@ def test_an_uploaded_catalog_is_stored_with_the_job(
     (b"category,nombre\nPlomeria,Tubo PVC\n", "missing column(s) name"),
     (b"name\nTubo PVC\n", "missing column(s) category"),
     (b"category,name\nPlomeria,\n", "row 2, column 'name': empty product name"),
-    (b"category,name\nPlomer\xeda,Tubo\n", "not UTF-8 text"),
+    ("category,name\nИнструменты,Молоток\n".encode("koi8-r"), "not UTF-8 text; it looks like"),
+    (b'category,name\nA,a\nB,"b\nC,c\n', "row 3: a quote opened on line 3 is never closed"),
+    ("category,name\n" + "A,a\n" * 12, "needs at least two categories"),
+    ("category,name\nA,a\nB,b\nA,c\n", "'A' has 2, 'B' has 1"),
     (b"", "the file is empty"),
-], ids=["no-name", "no-category", "empty-name", "latin-1", "empty"])
+], ids=["no-name", "no-category", "empty-name", "koi8-r", "broken-quote", "one-category",
+        "too-few-rows", "empty"])
 def test_a_bad_uploaded_catalog_is_400_naming_the_problem(
     api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
-    content: bytes, problem: str,
+    content: bytes | str, problem: str,
 ) -> None:
-    response = api_client.post(URL, files={"file": ("mine.csv", content, "text/csv")},
+    raw = content.encode() if isinstance(content, str) else content
+    response = api_client.post(URL, files={"file": ("mine.csv", raw, "text/csv")},
                                headers=ADMIN)
 
     assert response.status_code == 400
@@ -129,6 +134,19 @@ def test_a_bad_uploaded_catalog_is_400_naming_the_problem(
     assert "mine.csv" in response.json()["detail"]
     assert stored_jobs(job_store) == []
     assert fake_queue.sent == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1252", "latin-1"])
+def test_an_uploaded_catalog_in_each_common_encoding_is_accepted(
+    api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue, encoding: str
+) -> None:
+    content = CATALOG_CSV.decode().encode(encoding)
+
+    response = api_client.post(URL, files={"file": ("catalog.csv", content, "text/csv")},
+                               headers=ADMIN)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    assert job_store.get_upload(job_id) == content
 
 
 def test_a_multipart_body_without_a_file_field_is_422(api_client: TestClient) -> None:

@@ -6,7 +6,10 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -364,3 +367,29 @@ def test_review_export_then_import_decides_the_items(
     assert code == 2
     assert_one_line_error(err, "line 2: unknown category 'Jardín'")
     jobs.engine.dispose()
+
+@pytest.mark.parametrize(("names", "fragment"), [
+    ([""], "name 1: empty name"),
+    (["taladro", "   "], "name 2: empty name"),
+    (["x" * 501], "name 1: name is 501 characters long; the limit is 500"),
+], ids=["empty", "blank-second", "too-long"])
+def test_predict_refuses_names_the_api_refuses(
+    empty_home: Registry, capsys: pytest.CaptureFixture[str], names: list[str], fragment: str
+) -> None:
+    # The registry is empty: a refusal that came after loading a model would say so instead.
+    code, out, err = run(capsys, "predict", *names)
+    assert code == 2
+    assert out == ""
+    assert_one_line_error(err, fragment)
+
+
+def test_the_cli_module_imports_no_heavy_library() -> None:
+    """`categorizer --help` answers without pydantic, scikit-learn, MLflow or SQLAlchemy: they
+    are imported by the commands that use them (BENCHMARKS.md has the time it takes)."""
+    code = ("import sys, core.cli; heavy = {'pydantic', 'sklearn', 'mlflow', 'sqlalchemy', "
+            "'numpy', 'pandas'}; print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**os.environ,
+                                               "PYTHONPATH": str(Path(__file__).parents[2])})
+
+    assert imported.stdout.strip() == "[]"

@@ -34,6 +34,14 @@ _STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
+# What a client is told when a dependency is down: which one, not the driver's message (it
+# names backends, hosts and sometimes values); the log has the full message.
+_PUBLIC_DETAIL = {
+    StoreUnavailable: "job database unavailable; retry later",
+    RegistryUnavailable: "model registry unavailable; retry later",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     for error, code in _STATUS:
         app.add_exception_handler(error, _handler(code))
@@ -48,6 +56,8 @@ def _handler(code: int):  # type: ignore[no-untyped-def]
             detail = _item_detail(exc)
         if code >= 500:
             logger.warning("%s %s -> %d: %s", request.method, request.url.path, code, detail)
+            detail = next((public for kind, public in _PUBLIC_DETAIL.items()
+                           if isinstance(exc, kind)), detail)
         headers = {"Retry-After": "5"} if code == 503 else None
         return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 

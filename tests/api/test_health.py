@@ -74,3 +74,16 @@ def test_not_ready_while_the_job_database_is_down(
     assert job.status_code == 503
     assert job.headers["Retry-After"] == "5"
     assert "job database unavailable" in job.json()["detail"]
+
+
+def test_a_dependency_down_is_named_without_the_drivers_message(
+    make_client: Callable[[], TestClient], app_state: AppState,
+) -> None:
+    store = JobStore.from_url(UNREACHABLE_DB)
+    app_state.store = store
+    try:
+        job = make_client().get("/v1/jobs/0123456789abcdef0123456789abcdef")
+    finally:
+        store.engine.dispose()
+
+    assert job.json() == {"detail": "job database unavailable; retry later"}

@@ -17,6 +17,8 @@ from core.errors import (
     JobNotFound,
     NoChampionError,
     NotFound,
+    RegistryUnavailable,
+    StoreUnavailable,
     Unavailable,
 )
 from core.review import ReviewItemNotFound, UnknownCategory

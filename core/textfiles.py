@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import InvalidRequest
+
 _RESAVE = ("open it in a spreadsheet or text editor and save it as 'CSV UTF-8' "
            "(or UTF-8 text)")
 # The cell size the csv module reads: as large as an upload may be, so that an over-long cell
@@ -18,7 +20,7 @@ _RESAVE = ("open it in a spreadsheet or text editor and save it as 'CSV UTF-8' "
 _FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
-class UnreadableText(ValueError):
+class UnreadableText(InvalidRequest):
     """Bytes that are not text in an encoding the service reads; the message says what to do."""
 
     def __init__(self, message: str, *, line: int | None = None) -> None:
@@ -26,7 +28,7 @@ class UnreadableText(ValueError):
         super().__init__(message)
 
 
-class BrokenQuote(ValueError):
+class BrokenQuote(InvalidRequest):
     """A quoted cell never closed: everything after its opening quote would be one cell."""
 
     def __init__(self, line: int) -> None:

@@ -29,8 +29,9 @@ from schemathesis.specs.openapi.checks import (
 
 from api.deps import AppState
 from api.main import create_app
+from core.batch_store import BatchStore, InputRow
 from core.config import Settings
-from core.jobs import InputRow, JobStore
+from core.jobs import JobStore
 from tests.fixtures.app import (
     ADMIN,
     MAX_REQUEST_BYTES,
@@ -91,11 +92,11 @@ OPERATIONS = [op for op in (result.ok() for result in schema.get_all_operations(
 
 
 @pytest.fixture
-def finished_batch(job_store: JobStore) -> str:
+def finished_batch(job_store: JobStore, batch_store: BatchStore) -> str:
     """A succeeded batch job, so that paging its results reaches the store."""
-    job, _ = job_store.create_batch([[InputRow(id="1", name="taladro")]])
+    job, _ = batch_store.create_batch([[InputRow(id="1", name="taladro")]])
     job_store.start(job.id, stage="categorizing", model_version=1)
-    job_store.put_result(job.id, 0, [("Herramientas", 0.9, None)])
+    batch_store.put_result(job.id, 0, [("Herramientas", 0.9, None)])
     job_store.succeed(job.id, {"rows": 1})
     return job.id
 
@@ -325,7 +326,7 @@ def test_a_utf16_upload_is_read_not_garbage_rows(api_client: TestClient,
 
     assert response.status_code == 202
     [job] = stored_jobs(job_store)
-    assert [(r.id, r.name, r.error) for r in job_store.get_chunk(job.id, 0)] == [
+    assert [(r.id, r.name, r.error) for r in BatchStore(job_store).get_chunk(job.id, 0)] == [
         ("1", "taladro", None), ("2", "baño", None)]
 
 

@@ -116,7 +116,8 @@ def test_a_semicolon_delimited_csv_is_accepted(api_client: TestClient,
     (b"", "the CSV file is empty"),
     (b"\n\n", "the CSV file is empty"),
     (b"\xef\xbb\xbf", "empty"),
-    (b"\xff\xfe\xfd\xfc", "the CSV has no 'name' column (header: \ufffd"),
+    # Starts with the UTF-16 byte-order mark: read as UTF-16, one character and no name column.
+    (b"\xff\xfe\xfd\xfc", "the CSV has no 'name' column (header: \ufcfd)"),
     # A Windows-1252 export, as spreadsheets in Spanish make them, without a name column.
     (b"c\xf3digo;descripci\xf3n\n1;Foco\n", "no 'name' column (header: código;descripción)"),
 ], ids=["no-name-column", "binary", "empty", "blank", "bom-only", "undecodable", "latin-1"])

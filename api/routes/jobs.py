@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AdminDep, ApiKey, AppState, StateDep, check_admin_key
+from api.deps import AdminDep, ApiKey, AppState, ReviewerDep, StateDep, check_admin_key
 from api.schemas import (
     MAX_INT,
     JobAccepted,
@@ -91,18 +91,19 @@ def legacy_training(response: Response, state: StateDep) -> JobAccepted:
 @router.get("/v1/jobs", response_model=JobsPage, responses=problems(401, 403))
 def list_jobs(
     state: StateDep,
+    role: ReviewerDep,
     kind: Annotated[JobKind | None, Query(description="training or batch")] = None,
     job_state: Annotated[JobState | None, Query(alias="state")] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    key: ApiKey = None,
 ) -> JobsPage:
-    """List jobs, newest first, filtered by kind and state, a page at a time (training jobs
-    with the admin key only)."""
-    if key is not None or kind == "training":
-        check_admin_key(state.settings, key)
-    elif kind is None:
-        kind = "batch"  # without the key, training jobs are not listed
+    """List jobs, newest first, filtered by kind and state, a page at a time. Needs the reviewer
+    or admin key (a batch job's id is what lets anyone read its results, so ids are never listed
+    to whoever asks); training jobs are listed with the admin key only."""
+    if role != "admin":
+        if kind == "training":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "training jobs need the admin key")
+        kind = "batch"
     total, jobs = state.store.list_jobs(kind=kind, state=job_state, offset=offset, limit=limit)
     return JobsPage(total=total, offset=offset, limit=limit, items=[job_public(j) for j in jobs])
 

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from core.batch_store import BatchStore, InputRow
 from core.jobs import JobStore
 from tests.api.ui.console import sign_in
+from tests.fixtures.app import REVIEWER_KEY
 
 NAMES = ["taladro percutor", "tubo pvc", "foco led", "brocha 2 pulgadas", "llave inglesa"]
 
@@ -107,13 +108,17 @@ def test_the_jobs_page_lists_batches_and_the_admin_sees_training_too(
     batch_id = _finished_batch(job_store, 10)
     training = job_store.create_job(kind="training", params={})[0]
 
-    anonymous = api_client.get("/ui/jobs").text
+    anonymous = api_client.get("/ui/jobs", follow_redirects=False)
+    sign_in(api_client, REVIEWER_KEY)
+    reviewer = api_client.get("/ui/jobs").text
     sign_in(api_client)
     everything = api_client.get("/ui/jobs").text
     batches = api_client.get("/ui/jobs", params={"kind": "batch"}).text
 
-    assert f"/ui/jobs/{batch_id}" in anonymous
-    assert f"/ui/jobs/{training.id}" not in anonymous
+    assert anonymous.status_code == 303  # to the sign-in page: ids are never listed to anyone
+    assert anonymous.headers["location"].startswith("/ui/sign-in")
+    assert f"/ui/jobs/{batch_id}" in reviewer
+    assert f"/ui/jobs/{training.id}" not in reviewer
     assert f"/ui/jobs/{training.id}" in everything
     assert f"/ui/jobs/{batch_id}" in batches
     assert f"/ui/jobs/{training.id}" not in batches

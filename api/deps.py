@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from api.queue import TaskQueue
+from core import metrics
 from core.batch_store import BatchStore
 from core.config import Settings
 from core.drift_monitor import DriftMonitor, LiveRecorder
@@ -36,7 +37,12 @@ class AppState:
     review: ReviewStore = field(init=False)
 
     def __post_init__(self) -> None:
-        self.review = ReviewStore(self.store.engine)  # the same database as the jobs
+        # the same database as the jobs; every label a decision writes is counted in /metrics
+        self.review = ReviewStore(self.store.engine, on_labels=_count_review_labels)
+
+
+def _count_review_labels(n: int) -> None:
+    metrics.get_metrics().labels_added.labels(source="review").inc(n)
 
 
 def drift_monitor(state: AppState) -> DriftMonitor:

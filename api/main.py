@@ -81,7 +81,8 @@ def retrain_if_it_pays(state: AppState) -> Job | None:
     return retrain.check_retrain(
         store=state.store, settings=settings, champion_version=version,
         champion_trained_at=trained, drift=lambda: drift_monitor(state).report(version),
-        labels_since=None, enqueue=lambda job: enqueue_job(state, job, TRAINING_TASK))
+        labels_since=state.review.labels_since,
+        enqueue=lambda job: enqueue_job(state, job, TRAINING_TASK))
 
 
 def sweep_expired_leases(state: AppState) -> SweepReport:
@@ -139,6 +140,7 @@ def read_monitoring(state: AppState) -> None:
     metrics.store_gauges().update(read_stores(
         settings=state.settings, store=state.store, queues=(INFERENCE_QUEUE, TRAINING_QUEUE),
         champion=champion, drift=drift,
+        review_pending=lambda: state.review.list_items(state="pending", limit=1).total,
     ))
 
 

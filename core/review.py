@@ -176,9 +176,12 @@ def insert_review_items(connection: sa.Connection, job_id: str, items: Sequence[
 class ReviewStore:
     """Review items, their decisions, labels and known categories, over the job store's engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *,
+                 on_labels: Callable[[int], None] | None = None) -> None:
         self.engine = engine
         self._synced_versions: set[int] = set()
+        # told how many labels each committed decision wrote (the API counts them in /metrics)
+        self._on_labels = on_labels or (lambda n: None)
 
     def _begin(self) -> AbstractContextManager[sa.Connection]:
         return transaction(self.engine)
@@ -263,6 +266,8 @@ class ReviewStore:
                         f"unknown category {category!r}: choose one the model knows "
                         "(GET /v1/categories) or ask an admin to add it")
             _apply(connection, [(item, category)], by=by, now=_now())
+        if not skip:
+            self._on_labels(1)
         return self.get_item(item_id)
 
     def reopen(self, item_id: int, *, by: str) -> ReviewItem:
@@ -300,6 +305,7 @@ class ReviewStore:
                 raise ReviewItemNotFound(f"no review item with id {shown}")
             items = [_item(row) for row in rows]
             _apply(connection, [(item, item.category) for item in items], by=by, now=_now())
+        self._on_labels(len(items))
         return self.items_by_id(ids)
 
     def items_by_id(self, ids: Sequence[int]) -> list[ReviewItem]:

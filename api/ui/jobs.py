@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.schemas import JobPublic
 from api.submission import job_public
-from api.ui.web import redirect, render, require_role, role_of, state_of
+from api.ui.web import redirect, render, require_role, state_of
 from core.errors import JobNotFound
 from core.jobs import Job, JobKind, JobState
 from core.results_view import ResultQuery, results_page

@@ -226,3 +226,44 @@ def test_labels_and_their_csv(api_client: TestClient, queue: tuple[str, str],
     assert [(r["name"], r["source"], r["job_id"]) for r in rows] == [
         ("producto 1", "review", queue[0]), ("producto 0", "review", queue[1]),
         ("'=taladro", "catalog", "t")]
+
+
+def _sample(client: TestClient, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+    text = client.get("/metrics").text
+    return sum(s.value for family in text_string_to_metric_families(text)
+               for s in family.samples if s.name == name and s.labels == labels)
+
+
+def test_decisions_are_counted_as_labels_and_pending_items_in_metrics(
+        api_client: TestClient, app_state: AppState, queue: tuple[str, str]) -> None:
+    from api.main import read_monitoring
+    before = _sample(api_client, "categorizer_labels_added_total", source="review")
+    ids = [item["id"] for item in
+           api_client.get(ITEMS, headers=REVIEWER).json()["items"]]
+
+    api_client.post(f"{ITEMS}/{ids[0]}", json={"category": "Plomería"}, headers=REVIEWER)
+    api_client.post(f"{ITEMS}/{ids[1]}", json={"skip": True}, headers=REVIEWER)  # no label
+    api_client.post(f"{ITEMS}/accept", json={"ids": ids[2:4]}, headers=REVIEWER)
+    read_monitoring(app_state)
+
+    assert _sample(api_client, "categorizer_labels_added_total", source="review") == before + 3
+    assert _sample(api_client, "categorizer_review_items_pending") == 1  # 5 items, 4 decided
+
+
+def test_enough_review_labels_queue_one_retrain_that_says_why(
+        app_state: AppState, queue: tuple[str, str], fake_queue: Any) -> None:
+    from api.main import retrain_if_it_pays
+    app_state.settings.retrain_after_labels = 3
+    items = app_state.review.list_items(state="pending").items
+    app_state.review.accept([item.id for item in items[:2]], by="reviewer")
+    assert retrain_if_it_pays(app_state) is None  # two labels: not yet
+
+    app_state.review.decide(items[2].id, by="reviewer", category=items[2].category)
+    job = retrain_if_it_pays(app_state)
+
+    assert job is not None
+    assert ("training.run", [job.id]) in fake_queue.sent
+    assert job.params["trigger"] == "labels"
+    assert "3" in job.params["reason"]
+    assert retrain_if_it_pays(app_state) is None  # one at a time

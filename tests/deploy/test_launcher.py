@@ -226,3 +226,21 @@ def test_make_run_trains_serves_stops_every_process_and_starts_again(tmp_path: P
         assert _gone([p.pid for p in started]) == []
     finally:
         second.kill()
+
+    # A worker that exits stops everything, and the launcher says which one and why (README).
+    third = Launch(env)
+    try:
+        third.wait_for("press Ctrl-C to stop everything", timeout=120)
+        started = psutil.Process(third.process.pid).children(recursive=True)
+        worker = next(p for p in psutil.Process(third.process.pid).children()
+                      if "-Q inference" in " ".join(p.cmdline()))
+        worker.kill()
+
+        assert third.process.wait(timeout=60) == 1
+        third._reader.join(timeout=10)  # every line it printed
+        assert any(line.endswith("stopping the others") and "worker-inference" in line
+                   for line in third.lines), third.tail()
+        assert _gone([p.pid for p in started]) == []
+        assert "every process stopped" in third.output
+    finally:
+        third.kill()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
@@ -98,30 +98,6 @@ def sweep_expired_leases(state: AppState) -> SweepReport:
                         max_resends=state.settings.task_max_retries)
 
 
-async def _sweep_leases(state: AppState) -> None:
-    """Every HEARTBEAT_SECONDS: a lost worker's work goes out again within about a lease."""
-    while True:
-        await asyncio.sleep(state.settings.heartbeat_seconds)
-        try:
-            await run_in_threadpool(sweep_expired_leases, state)
-        except Exception as exc:  # a database outage: the next sweep tries again
-            logger.warning("lease sweep failed: %s", exc)
-
-
-async def _sweep_jobs(state: AppState) -> None:
-    """Every SWEEP_SECONDS; each API process sweeps, and the store lets one act on each job."""
-    while True:
-        await asyncio.sleep(state.settings.sweep_seconds)
-        try:
-            await run_in_threadpool(sweep_jobs, state)
-        except Exception as exc:  # a database outage: the next sweep tries again
-            logger.warning("job sweep failed: %s", exc)
-        try:
-            await run_in_threadpool(retrain_if_it_pays, state)
-        except Exception as exc:  # a store down: the next sweep checks again
-            logger.warning("retrain check failed: %s", exc)
-
-
 def read_monitoring(state: AppState) -> None:
     """Read the store-wide figures /metrics reports (core.monitoring)."""
     trained: dict[int, float] = {}
@@ -155,24 +131,19 @@ def flush_drift(state: AppState) -> int:
     return drift_monitor(state).flush(state.recorder, pipeline_of)
 
 
-async def _flush_drift(state: AppState) -> None:
-    """Every DRIFT_FLUSH_SECONDS, off the request path."""
+async def _every(seconds: float, state: AppState, *steps: Callable[[AppState], object],
+                 at_once: bool = False) -> None:
+    """Run `steps` on the thread pool every `seconds` (first at once, or after one wait). A
+    failing step is logged and tried again next time: a store or broker outage heals itself."""
+    if not at_once:
+        await asyncio.sleep(seconds)
     while True:
-        await asyncio.sleep(state.settings.drift_flush_seconds)
-        try:
-            await run_in_threadpool(flush_drift, state)
-        except Exception as exc:  # a database outage: these answers are left out
-            logger.warning("drift profile not stored: %s", exc)
-
-
-async def _read_monitoring(state: AppState) -> None:
-    """Every METRICS_REFRESH_SECONDS, so a scrape never waits for a store."""
-    while True:
-        try:
-            await run_in_threadpool(read_monitoring, state)
-        except Exception as exc:  # read_stores reports its own failures; this is a bug guard
-            logger.warning("monitoring read failed: %s", exc)
-        await asyncio.sleep(state.settings.metrics_refresh_seconds)
+        for step in steps:
+            try:
+                await run_in_threadpool(step, state)
+            except Exception as exc:
+                logger.warning("%s failed: %s", step.__name__, exc)
+        await asyncio.sleep(seconds)
 
 
 
@@ -219,12 +190,20 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         await run_in_threadpool(app_state.champion.refresh)
         freeze_heap()  # what start-up built lives as long as the process: see there
         loops = [asyncio.create_task(_watch_champion(app_state)),
-                 asyncio.create_task(_sweep_jobs(app_state)),
-                 asyncio.create_task(_flush_drift(app_state)),
+                 # every SWEEP_SECONDS; each API process sweeps, the store lets one act on a job
+                 asyncio.create_task(_every(app_state.settings.sweep_seconds, app_state,
+                                            sweep_jobs, retrain_if_it_pays)),
+                 # off the request path: what this process answered, as live drift profiles
+                 asyncio.create_task(_every(app_state.settings.drift_flush_seconds, app_state,
+                                            flush_drift)),
                  asyncio.create_task(_send_shadow(app_state)),
-                 asyncio.create_task(_sweep_leases(app_state))]
-        if app_state.settings.metrics_enabled:
-            loops.append(asyncio.create_task(_read_monitoring(app_state)))
+                 # a lost worker's work goes out again within about a lease
+                 asyncio.create_task(_every(app_state.settings.heartbeat_seconds, app_state,
+                                            sweep_expired_leases))]
+        if app_state.settings.metrics_enabled:  # so a scrape never waits for a store
+            loops.append(asyncio.create_task(_every(
+                app_state.settings.metrics_refresh_seconds, app_state, read_monitoring,
+                at_once=True)))
         try:
             yield
         finally:

@@ -207,9 +207,16 @@ class ShadowDisagreementPublic(BaseModel):
 
 
 class ShadowLabelledPublic(BaseModel):
-    names: int = Field(description="disagreeing names a reviewer has labelled since")
+    names: int = Field(description="disagreeing names a reviewer labelled after the shadow "
+                                   "scored them")
     champion_right: int
     challenger_right: int
+    neither_right: int
+
+
+class ShadowCheckPublic(BaseModel):
+    passed: bool = Field(description="false: a promotion by hand is refused unless forced")
+    reason: str
 
 
 class ShadowRecordPublic(BaseModel):
@@ -224,6 +231,8 @@ class ShadowRecordPublic(BaseModel):
     disagreements: list[ShadowDisagreementPublic] = Field(description="the newest few")
     labelled: ShadowLabelledPublic | None = Field(
         description="which model a reviewer's label agreed with, on disagreeing names")
+    promotion_check: ShadowCheckPublic | None = Field(
+        description="whether the challenger did worse than the champion on the labelled names")
 
 
 class ModelVersionPublic(BaseModel):

@@ -191,6 +191,11 @@ class Settings(BaseSettings):
     )
     shadow_max_disagreements: int = Field(
         default=500, ge=1, description="Disagreeing names kept per challenger.")
+    shadow_min_labelled: int = Field(
+        default=20, ge=1,
+        description="Labelled disagreeing names a challenger's shadow record needs before a "
+                    "promotion by hand is refused for doing worse on them (core.promotion).",
+    )
     drift_window_hours: float = Field(
         default=24.0, gt=0, description="Live profiles older than this leave the drift window.")
     drift_window_max_profiles: int = Field(

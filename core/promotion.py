@@ -11,13 +11,19 @@ Without a comparison nothing is promoted, except the very first model (no champi
 champion that cannot be loaded (the registry or its artifact store is down, or the artifact is
 broken) leaves the new model a challenger, with a reason that says so: an outage is not a verdict.
 
+A version that has been a challenger for a while also has a shadow record (core.shadow): how it
+and the champion fared on live names a reviewer labelled. `shadow_check` reads it for a
+promotion by hand: a challenger that did clearly worse there is refused unless forced.
+
 Pure functions over predictions and metrics; `core.registry` reads the models and moves aliases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from scipy.stats import binomtest
 
 from core.evaluation import mcnemar_p_value, score
 
@@ -83,3 +89,42 @@ def compare(
     )
     return Verdict(promote=better, reason=reason, champion_version=champion_version,
                    champion_macro_f1=old_f1, p_value=p_value)
+
+
+@dataclass(frozen=True)
+class ShadowRule:
+    """When the shadow record stops a promotion (SHADOW_MIN_LABELLED, PROMOTION_ALPHA)."""
+
+    min_names: int = 20
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class ShadowCheck:
+    passed: bool
+    reason: str
+
+
+def shadow_check(labelled: Mapping[str, int], rule: ShadowRule) -> ShadowCheck:
+    """Whether a challenger did worse than the champion on live names a reviewer labelled.
+
+    The names are ones the two models disagreed on (core.shadow), so at most one of them is
+    right on each: the same exact one-sided test as the gate's McNemar, here asking whether
+    the champion is right more often. It fails only with at least `rule.min_names` labelled
+    names and p <= `rule.alpha`; fewer names, or no clear difference, pass, and the frozen
+    test split (the gate) stays the rule a promotion rests on.
+    """
+    names = labelled["names"]
+    old, new = labelled["champion_right"], labelled["challenger_right"]
+    counts = (f"on {names} disagreeing names a reviewer labelled, the champion was right on "
+              f"{old}, the challenger on {new}")
+    if names < rule.min_names:
+        return ShadowCheck(True, f"{counts}: fewer than {rule.min_names}, not enough to judge")
+    p_value = (float(binomtest(old, old + new, 0.5, alternative="greater").pvalue)
+               if old + new else 1.0)
+    worse = old > new and p_value <= rule.alpha
+    return ShadowCheck(
+        not worse,
+        f"{counts} (p={p_value:.4g} that the champion is better, "
+        f"{'<=' if worse else '>'} {rule.alpha:g}): "
+        f"{'the challenger did worse' if worse else 'no sign the challenger is worse'}")

@@ -434,6 +434,25 @@ class ReviewStore:
                 .where(table.c.source == source, table.c.decided_at > since)
             ).scalar_one())
 
+    def latest_reviews(self, names: Iterable[str]) -> dict[str, Label]:
+        """The latest review label of each name that has one, keyed by normalized name
+        (core.data.duplicate_key): what a person last said these names are."""
+        table = labels_table
+        keys = sorted({duplicate_key(name) for name in names})
+        latest: dict[str, Label] = {}
+        with self._begin() as connection:
+            for start in range(0, len(keys), 500):  # bounded IN lists
+                rows = connection.execute(
+                    sa.select(table).where(table.c.source == "review",
+                                           table.c.name_key.in_(keys[start:start + 500]))
+                ).mappings().all()
+                for row in rows:
+                    label = _label(row)
+                    kept = latest.get(row["name_key"])
+                    if kept is None or (label.decided_at, label.id) > (kept.decided_at, kept.id):
+                        latest[row["name_key"]] = label
+        return latest
+
     def record_catalog(self, pairs: Iterable[tuple[str, str]], *, job_id: str | None) -> int:
         """Store a training catalog's (name, category) rows as `catalog` labels.
 

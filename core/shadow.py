@@ -11,6 +11,7 @@ Where a reviewer later labelled a disagreeing name, the record says which model 
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -21,11 +22,14 @@ import sqlalchemy as sa
 
 from core import metrics
 from core.batch_store import BatchStore
+from core.data import duplicate_key
 from core.db import chunks_table
 from core.errors import JobNotFound
 from core.monitoring_store import Disagreement, MonitoringStore
+from core.promotion import ShadowRule, shadow_check
 
-LabelsOf = Callable[[Sequence[str]], dict[str, str]]  # names -> the category a person gave
+# names -> {normalized name (core.data.duplicate_key): (category a person gave, when)}
+LabelsOf = Callable[[Sequence[str]], dict[str, tuple[str, dt.datetime]]]
 
 
 @dataclass(frozen=True)
@@ -122,23 +126,45 @@ def score(batch: ShadowBatch, challenger: Any, store: MonitoringStore, *, keep: 
     return agreed
 
 
+def labelled_comparison(kept: Sequence[Disagreement], labels_of: LabelsOf) -> dict[str, int]:
+    """How often each model was right on the kept disagreements a reviewer labelled after the
+    shadow scored them (a name scored more than once counts once, with its newest answers)."""
+    newest: dict[str, Disagreement] = {}
+    first_scored: dict[str, dt.datetime | None] = {}
+    for d in kept:  # newest first
+        key = duplicate_key(d.name)
+        newest.setdefault(key, d)
+        first_scored[key] = d.created_at
+    truth = labels_of([d.name for d in newest.values()])
+    champion_right = challenger_right = names = 0
+    for key, d in newest.items():
+        label = truth.get(key)
+        scored = first_scored[key]
+        if label is None or (scored is not None and label[1] <= scored):
+            continue
+        names += 1
+        champion_right += label[0] == d.champion_category
+        challenger_right += label[0] == d.challenger_category
+    return {"names": names, "champion_right": champion_right,
+            "challenger_right": challenger_right,
+            "neither_right": names - champion_right - challenger_right}
+
+
 def shadow_record(store: MonitoringStore, challenger_version: int, *,
-                  labels_of: LabelsOf | None = None, examples: int = 10) -> dict[str, Any] | None:
+                  labels_of: LabelsOf | None = None, rule: ShadowRule | None = None,
+                  examples: int = 10) -> dict[str, Any] | None:
     """What the shadow saw of a challenger, for GET /v1/models and for promotion; None when it
-    was never scored."""
+    was never scored. With `labels_of`, also how each model fared on labelled names, and with
+    a `rule` what the promotion check makes of it."""
     tallies = store.shadow_tallies(challenger_version)
     if tallies is None:
         return None
     kept = store.disagreements(challenger_version)
-    labelled: dict[str, Any] | None = None
-    if labels_of is not None and kept:
-        truth = labels_of([d.name for d in kept])
-        judged = [d for d in kept if d.name in truth]
-        labelled = {
-            "names": len(judged),
-            "champion_right": sum(truth[d.name] == d.champion_category for d in judged),
-            "challenger_right": sum(truth[d.name] == d.challenger_category for d in judged),
-        }
+    labelled = None if labels_of is None else labelled_comparison(kept, labels_of)
+    check = None
+    if labelled is not None and rule is not None:
+        verdict = shadow_check(labelled, rule)
+        check = {"passed": verdict.passed, "reason": verdict.reason}
     compared = tallies["compared"]
     return {
         "compared": compared,
@@ -154,4 +180,5 @@ def shadow_record(store: MonitoringStore, challenger_version: int, *,
              "challenger_confidence": d.challenger_confidence, "source": d.source}
             for d in kept[:examples]],
         "labelled": labelled,
+        "promotion_check": check,
     }

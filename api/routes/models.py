@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import AdminDep, AppState, StateDep, drift_monitor
 from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, Version, problems
 from core.errors import NoChampionError
-from core.shadow import shadow_record
+from core.promotion import ShadowRule
+from core.shadow import LabelsOf, shadow_record
 
 router = APIRouter(tags=["models"])
 
@@ -33,12 +34,22 @@ def list_models(state: StateDep) -> ModelsPublic:
 
 
 @router.post("/v1/models/{version}/promote", response_model=PromotionPublic,
-             dependencies=[AdminDep], responses=problems(401, 403, 404))
-def promote(version: Version, state: StateDep) -> PromotionPublic:
-    """Make a version the champion."""
+             dependencies=[AdminDep], responses=problems(401, 403, 404, 409))
+def promote(
+    version: Version, state: StateDep,
+    force: Annotated[bool, Query(
+        description="promote even if the shadow record's check fails")] = False,
+) -> PromotionPublic:
+    """Make a version the champion, unless its shadow record shows it did worse."""
+    shadow = _shadow(state, version)
+    check = None if shadow is None else shadow["promotion_check"]
+    if check is not None and not check["passed"] and not force:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            f"v{version} not promoted: {check['reason']}; "
+                            "add ?force=true to promote it anyway")
     previous = state.registry.promote(version)
     state.champion.refresh()  # this process at once; the others on their next poll
-    return PromotionPublic(champion=version, previous=previous, shadow=_shadow(state, version))
+    return PromotionPublic(champion=version, previous=previous, shadow=shadow)
 
 
 @router.post("/v1/models/rollback", response_model=PromotionPublic, dependencies=[AdminDep],
@@ -55,5 +66,17 @@ def rollback(state: StateDep) -> PromotionPublic:
 
 
 def _shadow(state: AppState, version: int) -> Any:
-    """A version's shadow record (core/shadow.py), or None if it was never scored."""
-    return shadow_record(drift_monitor(state).store, version)
+    """A version's shadow record (core/shadow.py) judged against the review labels, or None
+    if it was never scored."""
+    settings = state.settings
+    return shadow_record(
+        drift_monitor(state).store, version, labels_of=review_labels(state),
+        rule=ShadowRule(min_names=settings.shadow_min_labelled, alpha=settings.promotion_alpha))
+
+
+def review_labels(state: AppState) -> LabelsOf:
+    """The latest review label of names, as core.shadow reads them."""
+    def labels_of(names: Any) -> dict[str, Any]:
+        return {key: (label.category, label.decided_at)
+                for key, label in state.review.latest_reviews(names).items()}
+    return labels_of

@@ -150,3 +150,70 @@ def test_without_a_challenger_no_request_is_sampled(
 
     assert send_shadow(app_state) == 0
     assert fake_queue.sent == []
+
+
+def _disagreed_then_labelled(app_state: Any, *, n: int, truth: str) -> None:
+    """The challenger v2 filed n names "Plomería" where the champion said "Herramientas";
+    then a reviewer labelled each of them `truth`."""
+    from core.batch_store import BatchStore, InputRow
+    from core.monitoring_store import Disagreement, MonitoringStore
+    from core.review import NewItem
+
+    names = [f"producto {i}" for i in range(n)]
+    MonitoringStore(app_state.store.engine).add_shadow(
+        challenger_version=2, champion_version=1, compared=3 * n, agreed=2 * n,
+        disagreements=[Disagreement(name=name, champion_category="Herramientas",
+                                    challenger_category="Plomería", champion_confidence=0.6,
+                                    challenger_confidence=0.7, source="batch",
+                                    champion_version=1) for name in names], keep=500)
+    job, _ = BatchStore(app_state.store).create_batch([[InputRow(f"s{i}", name)
+                                                        for i, name in enumerate(names)]])
+    review = app_state.review
+    review.sync_model_categories(1, ["Herramientas", "Plomería"])
+    review.add_items(job.id, [NewItem(row=i, name=name, category="Herramientas",
+                                      confidence=0.6, top_k=[]) for i, name in enumerate(names)],
+                     model_version=1)
+    for item in review.list_items(limit=n).items:
+        review.decide(item.id, by="reviewer", category=truth)
+
+
+def test_a_challenger_worse_on_labelled_names_is_not_promoted_unless_forced(
+    app_state: Any, fake_registry: FakeRegistry, app_pipeline: Pipeline,
+    make_client: Callable[[], TestClient],
+) -> None:
+    fake_registry.challenger = fake_registry.add_version(app_pipeline)
+    _disagreed_then_labelled(app_state, n=25, truth="Herramientas")  # the champion was right
+    client = make_client()
+
+    shadow = {v["version"]: v for v in client.get("/v1/models").json()["versions"]}[2]["shadow"]
+    assert shadow["labelled"] == {"names": 25, "champion_right": 25, "challenger_right": 0,
+                                  "neither_right": 0}
+    assert shadow["promotion_check"]["passed"] is False
+
+    refused = client.post("/v1/models/2/promote", headers=ADMIN)
+    assert refused.status_code == 409
+    assert "the challenger did worse" in refused.json()["detail"]
+    assert fake_registry.champion == 1
+    assert _serving(client) == 1
+
+    forced = client.post("/v1/models/2/promote?force=true", headers=ADMIN)
+    assert forced.status_code == 200
+    assert forced.json()["shadow"]["promotion_check"]["passed"] is False  # it was told
+    assert fake_registry.champion == 2
+
+
+def test_a_challenger_right_on_labelled_names_is_promoted_with_its_record(
+    app_state: Any, fake_registry: FakeRegistry, app_pipeline: Pipeline,
+    make_client: Callable[[], TestClient],
+) -> None:
+    fake_registry.challenger = fake_registry.add_version(app_pipeline)
+    _disagreed_then_labelled(app_state, n=25, truth="Plomería")  # the challenger was right
+    client = make_client()
+
+    response = client.post("/v1/models/2/promote", headers=ADMIN)
+
+    assert response.status_code == 200
+    shadow = response.json()["shadow"]
+    assert (shadow["labelled"]["challenger_right"], shadow["promotion_check"]["passed"]) == (
+        25, True)
+    assert fake_registry.champion == 2

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.errors import NoChampionError, RegistryError, RegistryUnavailable, StoreUnavailable
-from core.promotion import PromotionGate, champion_unloadable, compare, first_model
+from core.promotion import (
+    PromotionGate,
+    ShadowRule,
+    champion_unloadable,
+    compare,
+    first_model,
+    shadow_check,
+)
 
 TRUTH = ["Plomería"] * 30 + ["Eléctrico"] * 30
 RIGHT = list(TRUTH)
@@ -77,3 +84,28 @@ def test_no_champion_is_neither_an_outage_nor_a_bad_request() -> None:
     from core.errors import InvalidRequest, Unavailable
 
     assert not issubclass(NoChampionError, Unavailable | InvalidRequest)
+
+
+def _labelled(champion_right: int, challenger_right: int, neither: int = 0) -> dict[str, int]:
+    return {"names": champion_right + challenger_right + neither,
+            "champion_right": champion_right, "challenger_right": challenger_right,
+            "neither_right": neither}
+
+
+@pytest.mark.parametrize(("labelled", "passed", "says"), [
+    # 15 to 5 on 20 names: p = 0.021 that the champion is better
+    (_labelled(15, 5), False, "the challenger did worse"),
+    (_labelled(15, 5, neither=5), False, "the challenger did worse"),
+    (_labelled(13, 7), True, "no sign the challenger is worse"),  # p = 0.13
+    (_labelled(5, 15), True, "no sign the challenger is worse"),  # the challenger better
+    (_labelled(0, 0, neither=20), True, "no sign the challenger is worse"),
+    (_labelled(19, 0), True, "not enough to judge"),  # however lopsided, too few names
+])
+def test_the_shadow_check_refuses_a_challenger_clearly_worse_on_labelled_names(
+    labelled: dict[str, int], passed: bool, says: str,
+) -> None:
+    check = shadow_check(labelled, ShadowRule(min_names=20, alpha=0.05))
+
+    assert check.passed is passed
+    assert says in check.reason
+    assert f"the champion was right on {labelled['champion_right']}" in check.reason

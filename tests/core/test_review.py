@@ -204,3 +204,19 @@ def test_a_job_deleted_takes_its_items_but_not_its_labels(
     job_store.delete(job_id)
     assert review.list_items().total == 0
     assert [lb.job_id for lb in review.list_labels().items] == [job_id]
+
+
+def test_latest_reviews_gives_the_last_word_on_each_name_by_its_normalized_form(
+        job_store: JobStore, review: ReviewStore) -> None:
+    job_id = make_job(job_store)
+    review.add_items(job_id, [item(0, 0.4, name="Kit Zorbax"), item(1, 0.5, name="KIT  zorbax"),
+                              item(2, 0.6, name="Codo")], model_version=1)
+    first, second, third = review.list_items().items  # least confident first
+    review.decide(first.id, by="reviewer", category="Herramientas")
+    review.decide(second.id, by="reviewer", category="Plomería")  # the later word
+    review.decide(third.id, by="reviewer", skip=True)  # a skip is no label
+    review.record_catalog([("Taladro", "Herramientas")], job_id=None)  # nor a catalog row
+
+    latest = review.latest_reviews(["kit zorbax", "Codo", "Taladro", "nunca visto"])
+
+    assert {key: label.category for key, label in latest.items()} == {"kit zorbax": "Plomería"}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
 
+from core.data import duplicate_key
 from core.jobs import JobStore
 from core.monitoring_store import MonitoringStore
-from core.shadow import ShadowBatch, ShadowSampler, score, shadow_record
+from core.promotion import ShadowRule
+from core.shadow import LabelsOf, ShadowBatch, ShadowSampler, score, shadow_record
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,63 @@ def test_scoring_records_agreement_and_the_newest_disagreements(
     assert shadow_record(monitoring, 3) is None
 
 
+def _labelled_later(**labels: str) -> LabelsOf:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    return lambda names: {duplicate_key(n): (labels[n], later) for n in names if n in labels}
+
+
 def test_the_record_says_which_model_a_reviewer_agreed_with(
     monitoring: MonitoringStore,
 ) -> None:
-    score(ShadowBatch(2, 1, ["xa", "xb", "xc"], ["A"] * 3, [0.9] * 3, "batch"), _Challenger(),
-          monitoring, keep=10)
+    score(ShadowBatch(2, 1, ["xa", "xb", "xc", "xd"], ["A"] * 4, [0.9] * 4, "batch"),
+          _Challenger(), monitoring, keep=10)
 
-    record = shadow_record(monitoring, 2, labels_of=lambda names: {"xa": "B", "xb": "A"})
+    record = shadow_record(monitoring, 2, labels_of=_labelled_later(xa="B", xb="A", xd="C"))
 
     assert record is not None
-    assert record["labelled"] == {"names": 2, "champion_right": 1, "challenger_right": 1}
+    assert record["labelled"] == {"names": 3, "champion_right": 1, "challenger_right": 1,
+                                  "neither_right": 1}
+    assert record["promotion_check"] is None  # no rule asked for
+
+
+def test_only_labels_decided_after_the_scoring_count_and_a_name_counts_once(
+    monitoring: MonitoringStore,
+) -> None:
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    for _ in range(3):  # the same name sampled three times
+        score(ShadowBatch(2, 1, ["Xa", "xa ", "xb"], ["A"] * 3, [0.9] * 3, "sync"),
+              _Challenger(), monitoring, keep=10)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    asked: list[list[str]] = []
+
+    def labels_of(names: list[str]) -> dict[str, tuple[str, dt.datetime]]:
+        asked.append(list(names))
+        # xb was labelled before the shadow saw it: a challenger trained on the review labels
+        # could have learnt it, so it says nothing about either model
+        return {"xa": ("B", later), "xb": ("B", before)}
+
+    record = shadow_record(monitoring, 2, labels_of=labels_of)
+
+    assert record is not None
+    assert record["labelled"] == {"names": 1, "champion_right": 0, "challenger_right": 1,
+                                  "neither_right": 0}
+    assert sorted(map(duplicate_key, asked[0])) == ["xa", "xb"]  # one lookup, one per name
+
+
+def test_the_record_carries_the_promotion_check(monitoring: MonitoringStore) -> None:
+    names = [f"x{i}" for i in range(12)]
+    score(ShadowBatch(2, 1, names, ["A"] * 12, [0.9] * 12, "batch"), _Challenger(),
+          monitoring, keep=100)
+    champion_was_right = _labelled_later(**dict.fromkeys(names, "A"))
+
+    strict = shadow_record(monitoring, 2, labels_of=champion_was_right,
+                           rule=ShadowRule(min_names=10, alpha=0.05))
+    lenient = shadow_record(monitoring, 2, labels_of=champion_was_right,
+                            rule=ShadowRule(min_names=13, alpha=0.05))
+
+    assert strict is not None
+    assert lenient is not None
+    assert strict["promotion_check"]["passed"] is False
+    assert "the challenger did worse" in strict["promotion_check"]["reason"]
+    assert lenient["promotion_check"]["passed"] is True
+    assert "not enough to judge" in lenient["promotion_check"]["reason"]

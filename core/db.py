@@ -199,10 +199,15 @@ JOB_CHILD_TABLES = (review_items_table, leases_table, results_table, chunks_tabl
                     uploads_table)
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine with settings that suit many short transactions from many processes."""
+def create_db_engine(url: str, *, poolclass: type[sa.pool.Pool] | None = None) -> Engine:
+    """An engine with settings that suit many short transactions from many processes.
+
+    `poolclass=NullPool` keeps no connection open between calls: for a process that forks
+    children later (a worker's main process), which must inherit no connection.
+    """
+    pooling: dict[str, Any] = {"poolclass": poolclass} if poolclass is not None else {}
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, **pooling)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -221,8 +226,9 @@ def create_db_engine(url: str) -> Engine:
         connect_args = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
                         "keepalives_interval": 5, "keepalives_count": 3,
                         "tcp_user_timeout": 15_000}
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                            connect_args=connect_args)
+    if poolclass is None:
+        pooling = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    return sa.create_engine(url, connect_args=connect_args, **pooling)
 
 
 def _unavailable(exc: sa.exc.OperationalError) -> StoreUnavailable:

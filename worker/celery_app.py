@@ -57,7 +57,7 @@ def broker_settings(settings: Settings) -> dict[str, Any]:
 
 
 def create_celery_app(settings: Settings) -> Celery:
-    app = Celery("categorizer", include=["worker.tasks", "worker.metrics"])
+    app = Celery("categorizer", include=["worker.tasks", "worker.metrics", "worker.receipt"])
     app.conf.update(
         **broker_settings(settings),
         task_routes=TASK_ROUTES,

@@ -75,6 +75,18 @@ def _lease(task: Task, job_id: str, idx: int, *,
     )
 
 
+def _let_go(task: Task, job_id: str, idx: int) -> None:
+    """This message ends without working: drop the lease it took on receipt (worker.receipt),
+    if it holds one, so that the sweeper does not send the work again when it expires."""
+    if task.request.id is None:
+        return
+    try:
+        LeaseStore(get_context().store).release(job_id=job_id, idx=idx,
+                                                task_id=task.request.id)
+    except Exception as exc:  # left to expire: the sweeper skips work that is done or ended
+        logger.warning("job %s: could not release the lease on %s: %s", job_id, idx, exc)
+
+
 def _stop_this_process(reason: str) -> None:
     """Fence a training whose lease is lost: another worker is (or soon will be) running it,
     and a training must never run twice at once. The pool process dies at once; the worker
@@ -126,6 +138,7 @@ def _run_training(self: Task, job_id: str) -> None:
         logger.warning("training job %s does not exist; dropping the message", job_id)
         return
     if job.terminal or _superseded(self, job):
+        _let_go(self, job_id, WHOLE_JOB)
         return
     if job.attempts >= ctx.settings.task_max_retries + 1 and self.request.retries == 0:
         # Redelivered after workers died on it again and again: stop the loop.
@@ -189,6 +202,7 @@ def start_batch(self: Task, job_id: str) -> None:
         store = ctx.store
         job = store.get(job_id)
         if job.terminal or _superseded(self, job):
+            _let_go(self, job_id, WHOLE_JOB)
             return
         version = job.model_version or ctx.registry.champion_version()
         if version is None:
@@ -218,8 +232,11 @@ def process_chunk(self: Task, job_id: str, idx: int) -> None:
         store = ctx.store
         job = store.get(job_id)
         if job.state != "running" or job.model_version is None:
+            _let_go(self, job_id, idx)
             return  # cancelled or failed: stop consuming this worker
-        if not ctx.batches.has_result(job_id, idx):
+        if ctx.batches.has_result(job_id, idx):
+            _let_go(self, job_id, idx)  # done already (a message sent twice)
+        else:
             with _lease(self, job_id, idx) as held:
                 if held is None:
                     return  # another worker is on it; its lease says so until it finishes

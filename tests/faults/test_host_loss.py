@@ -11,6 +11,7 @@ instance.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -50,6 +51,15 @@ def kill_host(workers: list[ServiceProcess]) -> float:
     return time.monotonic()
 
 
+def unfinished_chunk_messages(worker: ServiceProcess) -> set[str]:
+    """Task ids of the chunk messages the worker received and never finished (from its log)."""
+    log = worker.log_text()
+    received = set(re.findall(r"Task batch\.chunk\[([0-9a-f-]+)\] received", log))
+    ended = set(re.findall(r"Task batch\.chunk\[([0-9a-f-]+)\] (?:succeeded|failed|retry)", log))
+    return received - ended
+
+
+@pytest.mark.timeout(600)  # the stack's start, a batch of 120,000 rows and a training
 def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibility_timeout(
     fault_stack: FaultStack, fault_workers: Callable[..., ServiceProcess]
 ) -> None:
@@ -78,6 +88,13 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
 
     killed_at = kill_host(host_a)
     assert not stack.job(batch_id).terminal, "the batch ended before the host was killed"
+    # Every chunk message host A had received and not finished is leased to that message, from
+    # its receipt (worker/receipt.py) or its start: none waits for the visibility timeout.
+    in_flight = unfinished_chunk_messages(host_a[1])
+    leased = {lease.task_id: lease for lease in (leases.get(batch_id, idx) for idx in range(60))
+              if lease}
+    assert in_flight <= set(leased), f"received without a lease: {in_flight - set(leased)}"
+    held_by_a = [leased[task_id] for task_id in in_flight]
     assert stack.job(training_id).stage == "selecting", "the training got past the kill"
     fault_workers("b-training", queues="training", concurrency=1)
     fault_workers("b-inference", queues="inference", concurrency=2)
@@ -95,7 +112,7 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
                what=f"the chunks host A held ({lost}) to be redone")
     redone_after = time.monotonic() - killed_at
     # The rest of the batch is ordinary work for host B (its pace depends on the machine).
-    batch = stack.wait_for_end(batch_id, timeout=300)
+    batch = stack.wait_for_end(batch_id, timeout=240)
     batch_done_after = time.monotonic() - killed_at
     assert batch.state == "succeeded", batch.error
     stack.assert_every_row_once(batch_id, names)

@@ -829,3 +829,46 @@ def test_a_registry_outage_in_a_chunk_is_retried_not_failed(
     [retry] = retries
     assert isinstance(retry["exc"], RegistryUnavailable)
     assert 0 <= retry["countdown"] <= 2  # Celery's backoff, with jitter, from 2 s
+
+
+def test_a_chunk_already_stored_lets_go_of_the_lease_its_message_took_on_receipt(
+    tasks: TaskHarness, job_store: JobStore
+) -> None:
+    """Else the receipt lease would expire and the sweeper send a finished chunk again."""
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    _run_as(tasks, "batch.chunk", "first", job_id, 0)
+    leases = LeaseStore(job_store)
+    assert leases.acquire(job_id=job_id, idx=0, task_id="twice", worker="w1", pid=1,
+                          seconds=60)  # as worker.receipt does for the duplicate message
+
+    _run_as(tasks, "batch.chunk", "twice", job_id, 0)
+
+    assert leases.get(job_id, 0) is None
+
+
+def test_a_chunk_of_a_cancelled_job_lets_go_of_its_receipt_lease(
+    tasks: TaskHarness, job_store: JobStore
+) -> None:
+    job_id = _batch_job(job_store)
+    tasks.task("batch.start").run(job_id)
+    leases = LeaseStore(job_store)
+    leases.acquire(job_id=job_id, idx=1, task_id="late", worker="w1", pid=1, seconds=60)
+    job_store.cancel(job_id)
+
+    _run_as(tasks, "batch.chunk", "late", job_id, 1)
+
+    assert leases.get(job_id, 1) is None
+
+
+def test_a_superseded_training_message_lets_go_of_its_receipt_lease(
+    tasks: TaskHarness, job_store: JobStore
+) -> None:
+    job_id = _training_job(job_store, data="small.csv", table=None, query=None)
+    job_store.set_task_id(job_id, "current")
+    leases = LeaseStore(job_store)
+    leases.acquire(job_id=job_id, idx=WHOLE_JOB, task_id="old", worker="w1", pid=1, seconds=60)
+
+    _run_as(tasks, "training.run", "old", job_id)
+
+    assert leases.get(job_id, WHOLE_JOB) is None

@@ -9,9 +9,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AppState
 from api.schemas import JobAccepted, JobProgress, JobPublic
 from api.uploads import read_upload
+from core.config import Settings
 from core.data import parse_csv_catalog
 from core.errors import QueueUnavailable
 from core.jobs import Job
+from core.service import params_from_settings
 from core.training import check_catalog
 
 
@@ -59,7 +61,7 @@ async def record_uploaded_training(request: Request, state: AppState, *,
 def _record_upload(state: AppState, filename: str, content: bytes,
                    include_labels: bool = True) -> Job:
     # The whole file is checked now: a catalog that cannot train is a 400 that says why.
-    _check_upload(content, filename)
+    _check_upload(content, filename, state.settings)
     job, _ = state.store.create_job(
         kind="training", params={"upload": True, "filename": filename,
                                  "include_labels": include_labels})
@@ -67,5 +69,8 @@ def _record_upload(state: AppState, filename: str, content: bytes,
     return job
 
 
-def _check_upload(content: bytes, filename: str) -> None:
-    check_catalog(parse_csv_catalog(content, source=filename), name_categories=True)
+def _check_upload(content: bytes, filename: str, settings: Settings) -> None:
+    # Checked with the parameters the worker will train with: its CATEGORY_SEPARATOR for the
+    # paths, and the folds it will need per category.
+    check_catalog(parse_csv_catalog(content, source=filename), params_from_settings(settings),
+                  name_categories=True)

@@ -357,3 +357,56 @@ def test_an_over_long_job_id_is_422_naming_the_limit(api_client: TestClient) -> 
 
     assert response.status_code == 422
     assert "64" in response.text
+
+
+def _path_catalog(*categories: str) -> bytes:
+    return ("category,name\n" + "".join(
+        f"{category},Producto {n} de {i}\n"
+        for i, category in enumerate(categories) for n in range(1, 6))).encode()
+
+
+@pytest.mark.parametrize("content", [
+    _path_catalog("Herramientas/Eléctricas/Taladros", "Herramientas/Eléctricas/Sierras",
+                  "Herramientas / Manuales", "Plomería"),
+    # Under "/" these are two flat names, " > " being no separator: the default separator
+    # would refuse them (one would be the other's parent).
+    _path_catalog("Ofertas > Verano", "Ofertas > Verano > Piscinas"),
+], ids=["slash-paths", "default-separator-is-text"])
+def test_an_uploaded_catalog_is_checked_with_the_configured_separator(
+    app_settings: Settings, api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
+    content: bytes,
+) -> None:
+    app_settings.category_separator = "/"
+
+    response = api_client.post(URL, files={"file": ("paths.csv", content, "text/csv")},
+                               headers=ADMIN)
+
+    job_id = _check_queued(response, job_store, fake_queue)
+    assert job_store.get_upload(job_id) == content
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (_path_catalog("Herramientas/Eléctricas", "Herramientas/Eléctricas/Taladros"),
+     "category 'Herramientas/Eléctricas' is used both as a category and as the parent of "
+     "'Herramientas/Eléctricas/Taladros'; file the names under 'Herramientas/Eléctricas' in a "
+     "child of their own (for example 'Herramientas/Eléctricas/Otros')"),
+    (_path_catalog("Herramientas/Taladros", "Herramientas//Sierras"),
+     "category 'Herramientas//Sierras' has an empty level (levels are separated by '/') "
+     "(data row 6: 'Producto 1 de 1')"),
+    (_path_catalog("Herramientas/Taladros", "/Sierras"),
+     "category '/Sierras' has an empty level"),
+], ids=["leaf-is-a-parent", "empty-level", "empty-top-level"])
+def test_a_bad_category_path_under_the_configured_separator_is_400(
+    app_settings: Settings, api_client: TestClient, job_store: JobStore, fake_queue: FakeQueue,
+    content: bytes, problem: str,
+) -> None:
+    app_settings.category_separator = "/"
+
+    response = api_client.post(URL, files={"file": ("paths.csv", content, "text/csv")},
+                               headers=ADMIN)
+
+    assert response.status_code == 400, response.text
+    assert problem in response.json()["detail"]
+    assert "paths.csv" in response.json()["detail"]
+    assert stored_jobs(job_store) == []
+    assert fake_queue.sent == []

@@ -54,10 +54,17 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
         prior_weight=settings.prior_weight if args.prior_weight is None else args.prior_weight,
         separator=settings.category_separator,
     )
-    outcome = train_and_register(
-        registry=registry, settings=settings, source=args.data, table=args.table,
-        query=args.query, params=params, on_stage=_progress(sys.stderr),
-    )
+    # Like a training job: the catalog's rows are recorded as labels, and the reviewers'
+    # labels are merged in unless --no-labels (core.labels).
+    review = _review_store(settings)
+    try:
+        outcome = train_and_register(
+            registry=registry, settings=settings, source=args.data, table=args.table,
+            query=args.query, params=params, on_stage=_progress(sys.stderr),
+            label_store=review, include_labels=not args.no_labels,
+        )
+    finally:
+        review.engine.dispose()
     if args.json:
         print(json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -67,6 +74,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings, registry: Registry) 
               f"{outcome.metrics['accuracy']:.4f}; {verdict}: {outcome.reason}")
         if outcome.auto_file is not None:
             print(f"auto-filing: {outcome.auto_file['summary']}")
+        if outcome.labels and outcome.labels["review_labels"]:
+            labels = outcome.labels
+            print(f"review labels: {labels['review_labels']} names, {labels['added']} added, "
+                  f"{labels['refiled']} re-filed, {labels['conflicts']} conflicts with the "
+                  f"catalog, {labels['held_back']} held back")
     return 0
 
 
@@ -263,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--prior-weight", type=_weight, default=None,
                        help="weight of the built-in sample catalog's rows as a vocabulary prior "
                             "(default PRIOR_WEIGHT, 0.1; 0 turns it off)")
+    train.add_argument("--no-labels", action="store_true",
+                       help="leave out the review labels stored in the job database (by "
+                            "default they are merged in, as a training job does)")
     train.add_argument("--json", action="store_true", help="print the outcome as JSON")
     train.set_defaults(handler=cmd_train)
 

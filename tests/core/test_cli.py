@@ -50,15 +50,37 @@ def assert_one_line_error(err: str, fragment: str) -> None:
     assert err.endswith(lines[0] + "\n")
 
 
+REVIEWED_NAME = "llave stillson reforzada de prueba 14 pulg"  # not in the sample catalog
+
+
+def _store_review_label(name: str, category: str) -> None:
+    """A batch row a reviewer filed under `category`, in the CLI's job database."""
+    from core.batch_store import BatchStore, InputRow
+    from core.jobs import JobStore
+    from core.review import NewItem, ReviewStore
+
+    jobs = JobStore.from_url(get_settings().effective_database_url)
+    jobs.create_schema()
+    review = ReviewStore(jobs.engine)
+    review.sync_model_categories(1, [category])
+    job, _ = BatchStore(jobs).create_batch([[InputRow(None, name)]])
+    review.add_items(job.id, [NewItem(row=0, name=name, category=category, confidence=0.3,
+                                      top_k=[])], model_version=1)
+    review.accept([review.list_items().items[0].id], by="reviewer")
+    jobs.engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def trained_home(
     tmp_path_factory: pytest.TempPathFactory, empty_mlflow_db: Path
 ) -> Iterator[tuple[Path, dict[str, Any], str]]:
-    """A DATA_DIR where `categorizer train` has run once on the sample catalog."""
+    """A DATA_DIR where `categorizer train` has run once on the sample catalog, with one
+    review label (REVIEWED_NAME) stored before it."""
     data_dir = make_data_dir(tmp_path_factory.mktemp("cli") / "data", empty_mlflow_db)
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as monkeypatch:
         use_data_dir(monkeypatch, data_dir)
+        _store_review_label(REVIEWED_NAME, "Plomería")
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["train", "--data", str(SAMPLE_CATALOG), "--json", "--jobs", "2"])
         assert code == 0, err.getvalue()
@@ -90,12 +112,40 @@ def test_train_json(
     assert outcome["version"] == 1
     assert outcome["promoted"] is True
     assert outcome["reason"] == "first model: no champion yet"
-    assert outcome["rows"] == len(sample_catalog)
+    # the stored review label joined the catalog's rows, as in a training job
+    assert outcome["rows"] == len(sample_catalog) + 1
+    assert outcome["labels"]["review_labels"] == 1
+    assert outcome["labels"]["added"] == 1
     assert set(outcome["metrics"]) == {"n", "accuracy", "macro_f1", "per_category"}
     assert outcome["metrics"]["macro_f1"] > 0.85
     assert set(outcome["metrics"]["per_category"]) == set(sample_catalog.categories)
     for stage in ("loading data", "selecting", "logging to MLflow"):
         assert f"{stage}..." in progress
+
+
+@pytest.mark.parametrize(("argv", "include_labels"), [
+    ([], True), (["--no-labels"], False)], ids=["default", "no-labels"])
+def test_train_reads_the_review_labels_unless_told_not_to(
+    empty_home: Registry, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    argv: list[str], include_labels: bool,
+) -> None:
+    import core.service
+    from core.review import ReviewStore
+
+    seen: dict[str, Any] = {}
+
+    def train_and_register(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(core.service, "train_and_register", train_and_register)
+
+    code, _, err = run(capsys, "train", "--data", str(SAMPLE_CATALOG), *argv)
+
+    assert code == 2
+    assert_one_line_error(err, "stopped before training")
+    assert seen["include_labels"] is include_labels
+    assert isinstance(seen["label_store"], ReviewStore)  # the catalog is recorded either way
 
 
 def test_predict_json(trained: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,14 +26,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 PREFIX = "categorizer"
-# Sub-millisecond routes to minute-long chunks.
+# Sub-millisecond tasks to minute-long chunks.
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                     2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+# HTTP requests: a millisecond to the 10 s a slow upload may take. Fewer buckets than above:
+# each (method, route, status) series is a line per bucket in every scrape.
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 TRAINING_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 # Calibrated confidence concentrates near 1: the buckets are finest there.
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995,
@@ -59,10 +68,15 @@ class Metrics:
     labels_added: Counter
     shadow_predictions: Counter
     retrains: Counter
+    # Children by label values, cached: `labels()` validates its arguments and takes a lock on
+    # every call, which the per-request path would otherwise pay two or three times. The label
+    # sets are bounded (see the module's doc), so are these dicts.
     _children: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    _http_children: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    _confidence_children: dict[str, Any] = field(default_factory=dict)
 
     def prediction_child(self, version: int, category: str, decision: str, source: str) -> Any:
-        """The counter child for one label set, cached: `labels()` takes a lock each call."""
+        """The counter child for one label set."""
         key = (version, category, decision, source)
         child = self._children.get(key)
         if child is None:
@@ -71,8 +85,27 @@ class Metrics:
             self._children[key] = child
         return child
 
+    def http_child(self, method: str, route: str, status: int) -> Any:
+        """The request histogram's child for one (method, route template, status)."""
+        key = (method, route, status)
+        child = self._http_children.get(key)
+        if child is None:
+            child = self.http_duration.labels(method=method, route=route, status=str(status))
+            self._http_children[key] = child
+        return child
+
+    def confidence_child(self, source: str) -> Any:
+        child = self._confidence_children.get(source)
+        if child is None:
+            child = self._confidence_children[source] = self.confidence.labels(source=source)
+        return child
+
 
 def _build(registry: CollectorRegistry | None) -> Metrics:
+    # No `_created` series beside each counter and histogram: Prometheus's text format does not
+    # need them, and they would add a line per series to every scrape (prometheus-client reads
+    # this switch when it renders).
+    disable_created_metrics()
     kw: dict[str, Any] = {"namespace": PREFIX}
     if registry is not None:
         kw["registry"] = registry
@@ -80,7 +113,7 @@ def _build(registry: CollectorRegistry | None) -> Metrics:
         http_duration=Histogram(
             "http_request_duration_seconds",
             "HTTP requests by route template, method and status, and how long they took.",
-            ["method", "route", "status"], buckets=DURATION_BUCKETS, **kw),
+            ["method", "route", "status"], buckets=HTTP_BUCKETS, **kw),
         predictions=Counter(
             "predictions_total",
             "Names categorized, by model version, category label (see README), decision "
@@ -240,7 +273,7 @@ def record_predictions(*, version: int, classes: Sequence[str],
         return
     metrics = get_metrics()
     labels = _labeller.for_version(version, classes)
-    observe = metrics.confidence.labels(source=source).observe
+    observe = metrics.confidence_child(source).observe
     counts: dict[tuple[str, str], int] = {}
     for category, confidence, decision in outcomes:
         key = (labels.get(category, OTHER_CATEGORY), decision)
@@ -279,8 +312,7 @@ def observe_training(seconds: float, *, promoted: bool) -> None:
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    get_metrics().http_duration.labels(method=method, route=route,
-                                       status=str(status)).observe(seconds)
+    get_metrics().http_child(method, route, status).observe(seconds)
 
 
 def set_model_version(role: str, version: int) -> None:

@@ -60,6 +60,35 @@ def test_predictions_are_counted_by_version_label_and_decision() -> None:
                    source="sync") == count_before + 3
 
 
+def test_the_per_request_path_reuses_one_child_per_label_set() -> None:
+    m = metrics.get_metrics()
+    before = _sample("categorizer_http_request_duration_seconds_count", method="POST",
+                     route="/v1/test-route", status="200")
+
+    metrics.observe_request("POST", "/v1/test-route", 200, 0.002)
+    child = m.http_child("POST", "/v1/test-route", 200)
+    metrics.observe_request("POST", "/v1/test-route", 200, 0.003)
+
+    assert m.http_child("POST", "/v1/test-route", 200) is child
+    assert m.confidence_child("sync") is m.confidence_child("sync")
+    assert _sample("categorizer_http_request_duration_seconds_count", method="POST",
+                   route="/v1/test-route", status="200") == before + 2
+
+
+def test_a_scrape_has_no_created_series_and_few_request_buckets() -> None:
+    from prometheus_client import generate_latest
+
+    metrics.observe_request("GET", "/v1/test-buckets", 200, 0.0001)
+    text = generate_latest(REGISTRY).decode()
+
+    assert "_created" not in text  # one line less per series, in every scrape
+    buckets = [line for line in text.splitlines() if line.startswith(
+        "categorizer_http_request_duration_seconds_bucket") and "/v1/test-buckets" in line]
+    assert len(buckets) == len(metrics.HTTP_BUCKETS) + 1  # and +Inf
+    assert 'le="0.001"' in buckets[0]
+    assert buckets[0].endswith(" 1.0")
+
+
 def test_a_chunk_counts_categorized_and_failed_rows() -> None:
     done = _sample("categorizer_batch_rows_total", outcome="categorized")
     errors = _sample("categorizer_batch_rows_total", outcome="error")

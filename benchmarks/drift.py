@@ -25,7 +25,7 @@ import importlib.util
 import json
 import random
 import sys
-from collections import ChainMap, Counter
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +55,11 @@ def english_names(categories: list[str], per_category: int, seed: int) -> list[s
     generator = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = generator
     spec.loader.exec_module(generator)
+    vocabulary = generator.load_vocabulary()
     rng = random.Random(seed)
-    names: list[str] = []
-    for category in categories:
-        families = generator.CATALOG.get(category, {}).get("en", [])
-        for _ in range(per_category if families else 0):
-            chosen = rng.choices(families, weights=[f.weight for f in families])[0]
-            slots = ChainMap(chosen.slots, {"brand": generator.BRANDS[category]},
-                             generator.SHARED)
-            names.append(generator.roughen(generator.fill(rng.choice(chosen.templates), slots,
-                                                          rng), "en", rng))
-    return names
+    return [generator.family_name(vocabulary, category, "en", rng)
+            for category in categories if "en" in vocabulary.families.get(category, {})
+            for _ in range(per_category)]
 
 
 class Model:

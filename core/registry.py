@@ -189,6 +189,7 @@ class Registry:
                 "dataset_conflicting_names": len(catalog.conflicts),
                 "n_train": result.n_train,
                 "n_prior": result.n_prior,
+                "prior_fingerprint": result.prior_fingerprint or "none",
                 "n_test": len(result.test_names),
                 "python": platform.python_version(),
             })

@@ -87,6 +87,8 @@ class TrainResult:
     n_train: int
     seconds: float
     n_prior: int = 0  # built-in sample rows added to the training rows (see prior_rows)
+    # Content hash of those rows (core.data.Catalog.fingerprint); "" when none were added.
+    prior_fingerprint: str = ""
     family: str = "flat"  # the family "linear" resolved to (core.models.choose_family)
     selection: str = "cv"  # "cv": cv_folds folds; "holdout": one fold (see TrainParams)
     # Calibration and auto-file threshold, from out-of-fold predictions (core/thresholds.py).
@@ -312,6 +314,8 @@ def train(
         cv_macro_f1=selection.cv_macro_f1,
         n_train=len(x_train),
         n_prior=len(prior[0]),
+        prior_fingerprint=(Catalog(names=prior[0], categories=prior[1], source="prior").fingerprint
+                           if prior[0] else ""),
         seconds=time.perf_counter() - started,
         family=family,
         selection="holdout" if selection.holdout else "cv",

@@ -112,6 +112,7 @@ def test_run_records_dataset_metrics_and_test_split(
     assert params["dataset_fingerprint"] == small_catalog.fingerprint
     assert params["dataset_rows"] == str(len(small_catalog))
     assert params["n_train"] == str(small_result.n_train)
+    assert params["prior_fingerprint"] == (small_result.prior_fingerprint or "none")
     assert params["n_test"] == str(len(small_result.test_names))
     assert params["best_classifier__C"] == str(small_result.best_params["classifier__C"])
 

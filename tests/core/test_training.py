@@ -186,6 +186,11 @@ def test_the_prior_teaches_words_the_store_never_used(sample_catalog: Catalog) -
 
     assert with_prior.n_prior > 1000
     assert without.n_prior == 0
+    # What the prior was is recorded by content, so a changed sample catalog shows in MLflow.
+    kept = prior_rows(store)
+    assert with_prior.prior_fingerprint == Catalog(names=kept[0], categories=kept[1],
+                                                   source="x").fingerprint
+    assert without.prior_fingerprint == ""
     assert "tinaco" in vocabulary(with_prior)
     assert "tinaco" not in vocabulary(without)
     assert with_prior.model.predict(["Tinaco 1100 L"]).tolist() == ["Plomería"]

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.scripts import load_script
 
 
 @pytest.fixture(scope="session")
 def launcher() -> ModuleType:
-    path = ROOT / "scripts" / "run.py"
-    spec = importlib.util.spec_from_file_location("categorizer_launcher", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
+    return load_script("run.py", "categorizer_launcher")

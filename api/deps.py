@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
@@ -17,10 +17,11 @@ from core.drift_monitor import DriftMonitor, LiveRecorder
 from core.jobs import JobStore
 from core.monitoring_store import MonitoringStore
 from core.prediction import Classifier
+from core.promotion import ShadowRule
 from core.registry import Registry
 from core.review import ReviewStore
 from core.serving import ChampionHolder
-from core.shadow import ShadowSampler
+from core.shadow import ShadowSampler, shadow_record
 
 
 @dataclass
@@ -51,6 +52,20 @@ def drift_monitor(state: AppState) -> DriftMonitor:
         state.drift = DriftMonitor(store=MonitoringStore(state.store.engine),
                                    registry=state.registry, settings=state.settings)
     return state.drift
+
+
+def shadow_of(state: AppState, version: int) -> dict[str, Any] | None:
+    """A version's shadow record (core.shadow) judged against the review labels, with the
+    promotion check; None if it was never scored."""
+    settings = state.settings
+
+    def labels_of(names: Any) -> dict[str, Any]:
+        return {key: (label.category, label.decided_at)
+                for key, label in state.review.latest_reviews(names).items()}
+
+    return shadow_record(
+        drift_monitor(state).store, version, labels_of=labels_of,
+        rule=ShadowRule(min_names=settings.shadow_min_labelled, alpha=settings.promotion_alpha))
 
 
 # The dependencies are `async def`: FastAPI runs a plain `def` dependency on the thread pool, a

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import AdminDep, AppState, StateDep, drift_monitor
+from api.deps import AdminDep, StateDep, shadow_of
 from api.schemas import ModelsPublic, ModelVersionPublic, PromotionPublic, Version, problems
 from core.errors import NoChampionError
-from core.promotion import ShadowRule
-from core.shadow import LabelsOf, shadow_record
 
 router = APIRouter(tags=["models"])
 
@@ -28,7 +26,7 @@ def list_models(state: StateDep) -> ModelsPublic:
         versions=[ModelVersionPublic(
             version=v.version, aliases=v.aliases, run_id=v.run_id,
             created_at=dt.datetime.fromtimestamp(v.created_at, dt.UTC), metrics=v.metrics,
-            shadow=_shadow(state, v.version),
+            shadow=shadow_of(state, v.version),
         ) for v in versions],
     )
 
@@ -41,7 +39,7 @@ def promote(
         description="promote even if the shadow record's check fails")] = False,
 ) -> PromotionPublic:
     """Make a version the champion, unless its shadow record shows it did worse."""
-    shadow = _shadow(state, version)
+    shadow = shadow_of(state, version)
     check = None if shadow is None else shadow["promotion_check"]
     if check is not None and not check["passed"] and not force:
         raise HTTPException(status.HTTP_409_CONFLICT,
@@ -63,20 +61,3 @@ def rollback(state: StateDep) -> PromotionPublic:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     state.champion.refresh()
     return PromotionPublic(champion=restored, previous=current)
-
-
-def _shadow(state: AppState, version: int) -> Any:
-    """A version's shadow record (core/shadow.py) judged against the review labels, or None
-    if it was never scored."""
-    settings = state.settings
-    return shadow_record(
-        drift_monitor(state).store, version, labels_of=review_labels(state),
-        rule=ShadowRule(min_names=settings.shadow_min_labelled, alpha=settings.promotion_alpha))
-
-
-def review_labels(state: AppState) -> LabelsOf:
-    """The latest review label of names, as core.shadow reads them."""
-    def labels_of(names: Any) -> dict[str, Any]:
-        return {key: (label.category, label.decided_at)
-                for key, label in state.review.latest_reviews(names).items()}
-    return labels_of

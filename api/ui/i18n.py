@@ -93,6 +93,13 @@ SPANISH = {
     "Aliases": "Alias",
     "Metrics": "Métricas",
     "Gate decision": "Decisión de la compuerta",
+    "Shadow": "Sombra",
+    "agreed on %(agreed)s of %(compared)s names":
+        "coincidió en %(agreed)s de %(compared)s nombres",
+    "on %(names)s labelled: champion right %(champion)s, challenger %(challenger)s":
+        "en %(names)s etiquetados: acertó el campeón en %(champion)s, el retador en "
+        "%(challenger)s",
+    "did worse on labelled names": "lo hizo peor en nombres etiquetados",
     "Auto-file threshold": "Umbral de archivo automático",
     "Coverage": "Cobertura",
     "Champion": "Campeón",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.deps import shadow_of
 from api.submission import enqueue_job, record_uploaded_training
 from api.ui.web import check_csrf, redirect, render, require_role, state_of
 from core.errors import NoChampionError, RegistryError, RegistryUnavailable
@@ -41,7 +42,8 @@ def models_page(request: Request) -> HTMLResponse:
         values = {**details.params, **details.metrics, **details.tags}
         rows.append({"info": info, "gate": details.tags.get("gate_decision"),
                      "threshold": _first(values, THRESHOLD_KEYS),
-                     "coverage": _first(values, COVERAGE_KEYS)})
+                     "coverage": _first(values, COVERAGE_KEYS),
+                     "shadow": shadow_of(state, info.version)})
     holder = state.champion
     serving = holder.classifier.version if holder.loaded else None
     return render(request, "models.html", {

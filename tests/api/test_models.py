@@ -152,7 +152,7 @@ def test_without_a_challenger_no_request_is_sampled(
     assert fake_queue.sent == []
 
 
-def _disagreed_then_labelled(app_state: Any, *, n: int, truth: str) -> None:
+def disagreed_then_labelled(app_state: Any, *, n: int, truth: str) -> None:
     """The challenger v2 filed n names "Plomería" where the champion said "Herramientas";
     then a reviewer labelled each of them `truth`."""
     from core.batch_store import BatchStore, InputRow
@@ -182,7 +182,7 @@ def test_a_challenger_worse_on_labelled_names_is_not_promoted_unless_forced(
     make_client: Callable[[], TestClient],
 ) -> None:
     fake_registry.challenger = fake_registry.add_version(app_pipeline)
-    _disagreed_then_labelled(app_state, n=25, truth="Herramientas")  # the champion was right
+    disagreed_then_labelled(app_state, n=25, truth="Herramientas")  # the champion was right
     client = make_client()
 
     shadow = {v["version"]: v for v in client.get("/v1/models").json()["versions"]}[2]["shadow"]
@@ -207,7 +207,7 @@ def test_a_challenger_right_on_labelled_names_is_promoted_with_its_record(
     make_client: Callable[[], TestClient],
 ) -> None:
     fake_registry.challenger = fake_registry.add_version(app_pipeline)
-    _disagreed_then_labelled(app_state, n=25, truth="Plomería")  # the challenger was right
+    disagreed_then_labelled(app_state, n=25, truth="Plomería")  # the challenger was right
     client = make_client()
 
     response = client.post("/v1/models/2/promote", headers=ADMIN)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sklearn.pipeline import Pipeline
 
@@ -117,3 +120,19 @@ def test_a_bad_training_upload_shows_the_problem(
     assert "<html" in response.text
     assert "category" in response.text
     assert stored_jobs(job_store) == []
+
+
+def test_the_page_shows_each_challengers_shadow_record(
+    app_state: Any, fake_registry: FakeRegistry, app_pipeline: Pipeline,
+    make_client: Callable[[], TestClient],
+) -> None:
+    from tests.api.test_models import disagreed_then_labelled
+
+    fake_registry.challenger = fake_registry.add_version(app_pipeline)
+    disagreed_then_labelled(app_state, n=25, truth="Herramientas")  # the champion was right
+
+    page = make_client().get("/ui/models").text
+
+    assert "agreed on 50 of 75 names" in page
+    assert "on 25 labelled: champion right 25, challenger 0" in page
+    assert "did worse on labelled names" in page

@@ -7,13 +7,11 @@ module loads the models it compares and moves the aliases.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import platform
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,9 +19,9 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
+from core.artifacts import confusion_figure, held_out_csv, metric_key
 from core.data import Catalog
 from core.errors import NoChampionError, RegistryError, RegistryUnavailable
-from core.evaluation import confusion
 from core.promotion import (
     PromotionDecision,
     PromotionGate,
@@ -210,15 +208,17 @@ class Registry:
             if len(metrics["per_category"]) <= MAX_CATEGORY_METRICS:
                 per_category = {}
                 for category, values in metrics["per_category"].items():
-                    key = _metric_key(category)
+                    key = metric_key(category)
                     for stat in ("precision", "recall", "f1"):
                         per_category[f"{stat}_{key}"] = values[stat]
                 mlflow.log_metrics(per_category)
             mlflow.log_dict(metrics, "evaluation/metrics.json")
-            mlflow.log_text(_split_csv(result.test_names, result.test_categories),
+            mlflow.log_text(held_out_csv(result.test_names, result.test_categories),
                             "evaluation/test_split.csv")
             if len(metrics["per_category"]) <= MAX_CONFUSION_CATEGORIES:
-                mlflow.log_figure(_confusion_figure(result), "evaluation/confusion_matrix.png")
+                predicted = result.model.predict(result.test_names).tolist()
+                mlflow.log_figure(confusion_figure(result.test_categories, predicted),
+                                  "evaluation/confusion_matrix.png")
             trust_tags = _log_trust(result)
             info = mlflow.sklearn.log_model(
                 result.model, name="model", pip_requirements=_pip_requirements(),
@@ -374,19 +374,6 @@ class Registry:
             ))
         return sorted(infos, key=lambda info: info.version, reverse=True)
 
-    def test_split(self, version: int) -> tuple[list[str], list[str]]:
-        """The frozen test split stored with a version's run: (names, categories)."""
-        import csv
-
-        run_id = self.client.get_model_version(self.model_name, str(version)).run_id
-        if run_id is None:
-            raise RegistryError(f"model {self.model_name!r} v{version} has no run to read from")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
-            with open(path, encoding="utf-8", newline="") as handle:
-                rows = list(csv.DictReader(handle))
-        return [r["name"] for r in rows], [r["category"] for r in rows]
-
     def load(self, ref: str | int = CHAMPION) -> LoadedModel:
         """Load a version, or the version an alias points at, from the registry."""
         import mlflow.sklearn
@@ -514,45 +501,3 @@ def _log_trust(result: TrainResult) -> dict[str, str]:
     for path, figure in trust.figures().items():
         mlflow.log_figure(figure, path)
     return tags
-
-
-def _metric_key(category: str) -> str:
-    """MLflow metric names allow only a few characters."""
-    import re
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKD", category).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9_]+", "_", folded).strip("_").lower()
-
-
-def _split_csv(names: list[str], categories: list[str]) -> str:
-    import csv
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["category", "name"])
-    writer.writerows(zip(categories, names, strict=True))
-    return buffer.getvalue()
-
-
-def _confusion_figure(result: TrainResult) -> Any:
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display backend
-
-    labels, matrix = confusion(result.test_categories, result.model.predict(result.test_names))
-    figure = Figure(figsize=(7, 6))
-    axes = figure.subplots()
-    axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    axes.set_yticks(range(len(labels)), labels, fontsize=8)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    for (i, j), value in _cells(matrix):
-        axes.text(j, i, str(value), ha="center", va="center", fontsize=8)
-    figure.tight_layout()
-    return figure
-
-
-def _cells(matrix: Any) -> Iterator[tuple[tuple[int, int], int]]:
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            yield (i, j), int(value)

@@ -21,7 +21,7 @@ from core.promotion import ShadowRule
 from core.registry import Registry
 from core.review import ReviewStore
 from core.serving import ChampionHolder
-from core.shadow import ShadowSampler, shadow_record
+from core.shadow import ShadowSampler, review_labels, shadow_record
 
 
 @dataclass
@@ -58,13 +58,8 @@ def shadow_of(state: AppState, version: int) -> dict[str, Any] | None:
     """A version's shadow record (core.shadow) judged against the review labels, with the
     promotion check; None if it was never scored."""
     settings = state.settings
-
-    def labels_of(names: Any) -> dict[str, Any]:
-        return {key: (label.category, label.decided_at)
-                for key, label in state.review.latest_reviews(names).items()}
-
     return shadow_record(
-        drift_monitor(state).store, version, labels_of=labels_of,
+        drift_monitor(state).store, version, labels_of=review_labels(state.review),
         rule=ShadowRule(min_names=settings.shadow_min_labelled, alpha=settings.promotion_alpha))
 
 

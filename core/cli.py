@@ -191,8 +191,28 @@ def cmd_models(args: argparse.Namespace, settings: Settings, registry: Registry)
 
 
 def cmd_promote(args: argparse.Namespace, settings: Settings, registry: Registry) -> int:
+    from core.monitoring_store import MonitoringStore
+    from core.promotion import ShadowRule
+    from core.shadow import review_labels, shadow_record
+
+    # The same check as POST /v1/models/{version}/promote: the version's shadow record.
+    review = _review_store(settings)
+    try:
+        record = shadow_record(
+            MonitoringStore(review.engine), args.version, labels_of=review_labels(review),
+            rule=ShadowRule(min_names=settings.shadow_min_labelled,
+                            alpha=settings.promotion_alpha))
+    finally:
+        review.engine.dispose()
+    check = None if record is None else record["promotion_check"]
+    if check is not None and not check["passed"] and not args.force:
+        raise ValueError(f"v{args.version} not promoted: {check['reason']}; "
+                         "add --force to promote it anyway")
     previous = registry.promote(args.version)
     print(f"v{args.version} is champion (was {'none' if previous is None else f'v{previous}'})")
+    if record is not None:
+        print(f"shadow: agreed with the champion on {record['agreed']} of {record['compared']} "
+              f"names; {check['reason'] if check else 'no labelled names'}")
     return 0
 
 
@@ -303,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     promote = sub.add_parser("promote", help="make a version the champion")
     promote.add_argument("version", type=int)
+    promote.add_argument("--force", action="store_true",
+                         help="promote even if the version's shadow record shows it did worse "
+                              "than the champion on names a reviewer labelled")
     promote.set_defaults(handler=cmd_promote)
 
     review = sub.add_parser("review", help="the review queue as a spreadsheet: export, import")

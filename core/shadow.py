@@ -27,6 +27,7 @@ from core.db import chunks_table
 from core.errors import JobNotFound
 from core.monitoring_store import Disagreement, MonitoringStore
 from core.promotion import ShadowRule, shadow_check
+from core.review import ReviewStore
 
 # names -> {normalized name (core.data.duplicate_key): (category a person gave, when)}
 LabelsOf = Callable[[Sequence[str]], dict[str, tuple[str, dt.datetime]]]
@@ -124,6 +125,14 @@ def score(batch: ShadowBatch, challenger: Any, store: MonitoringStore, *, keep: 
         counter.labels(outcome="agree").inc(agreed)
         counter.labels(outcome="disagree").inc(len(disagreements))
     return agreed
+
+
+def review_labels(store: ReviewStore) -> LabelsOf:
+    """The review store's latest label of names, as `shadow_record` reads them."""
+    def labels_of(names: Sequence[str]) -> dict[str, tuple[str, dt.datetime]]:
+        return {key: (label.category, label.decided_at)
+                for key, label in store.latest_reviews(names).items()}
+    return labels_of
 
 
 def labelled_comparison(kept: Sequence[Disagreement], labels_of: LabelsOf) -> dict[str, int]:

@@ -66,7 +66,7 @@ def _store_review_label(name: str, category: str) -> None:
     job, _ = BatchStore(jobs).create_batch([[InputRow(None, name)]])
     review.add_items(job.id, [NewItem(row=0, name=name, category=category, confidence=0.3,
                                       top_k=[])], model_version=1)
-    review.accept([review.list_items().items[0].id], by="reviewer")
+    review.accept([review.list_items(job_id=job.id).items[0].id], by="reviewer")
     jobs.engine.dispose()
 
 
@@ -213,6 +213,41 @@ def test_promote_and_rollback(
     code, out, err = run(capsys, "rollback")
     assert (code, out) == (2, "")
     assert_one_line_error(err, "champion v1 has no earlier champion to roll back to")
+
+
+def test_promote_reads_the_shadow_record_and_refuses_a_worse_challenger_unless_forced(
+    empty_home: Registry, small_result: TrainResult, small_catalog: Catalog,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from core.jobs import JobStore
+    from core.monitoring_store import Disagreement, MonitoringStore
+
+    register(empty_home, small_result, small_catalog)
+    empty_home.log_run(result=small_result, catalog=small_catalog, params=TrainParams())
+    names = [f"producto de prueba {i}" for i in range(20)]
+    jobs = JobStore.from_url(get_settings().effective_database_url)
+    jobs.create_schema()
+    MonitoringStore(jobs.engine).add_shadow(
+        challenger_version=2, champion_version=1, compared=40, agreed=20,
+        disagreements=[Disagreement(name=n, champion_category="Plomería",
+                                    challenger_category="Electricos", champion_confidence=0.6,
+                                    challenger_confidence=0.6, source="batch",
+                                    champion_version=1) for n in names], keep=500)
+    jobs.engine.dispose()
+    for name in names:  # a reviewer then sided with the champion on every one
+        _store_review_label(name, "Plomería")
+
+    code, out, err = run(capsys, "promote", "2")
+    assert (code, out) == (2, "")
+    assert_one_line_error(err, "v2 not promoted: on 20 disagreeing names a reviewer labelled, "
+                               "the champion was right on 20, the challenger on 0")
+    assert empty_home.champion_version() == 1
+
+    code, out, _ = run(capsys, "promote", "2", "--force")
+    assert code == 0
+    assert out.splitlines()[0] == "v2 is champion (was v1)"
+    assert out.splitlines()[1].startswith("shadow: agreed with the champion on 20 of 40 names;")
+    assert empty_home.champion_version() == 2
 
 
 @pytest.mark.parametrize(

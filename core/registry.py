@@ -89,18 +89,31 @@ class LoadedModel:
     auto_file_threshold: float | None = None
     # What separated category path levels when the version was trained (tag SEPARATOR_TAG).
     separator: str = DEFAULT_SEPARATOR
+    # For category paths, the auto-file threshold of each depth (tag LEVEL_THRESHOLDS_TAG);
+    # None: the version files at any depth by `auto_file_threshold`.
+    level_thresholds: list[float | None] | None = None
 
 
 TEMPERATURE_TAG = "temperature"
 REFERENCE_PROFILE = "monitoring/reference_profile.json"  # core/drift.py, at training
 SEPARATOR_TAG = "category_separator"
 THRESHOLD_TAG = "auto_file_threshold"  # a number, or "none" when no threshold qualified
+# JSON: a list with the threshold of each path depth, null where none qualified.
+LEVEL_THRESHOLDS_TAG = "auto_file_level_thresholds"
 
 
 def _threshold_from_tag(value: str | None) -> float | None:
     if value is None or value == "none":
         return None
     return float(value)
+
+
+def _level_thresholds_from_tag(value: str | None) -> list[float | None] | None:
+    import json
+
+    if value is None:
+        return None
+    return [None if t is None else float(t) for t in json.loads(value)]
 
 
 def _pip_requirements() -> list[str]:
@@ -399,7 +412,9 @@ class Registry:
         return LoadedModel(name=self.model_name, version=version, pipeline=pipeline,
                            temperature=float(tags.get(TEMPERATURE_TAG, 1.0)),
                            auto_file_threshold=_threshold_from_tag(tags.get(THRESHOLD_TAG)),
-                           separator=tags.get(SEPARATOR_TAG, DEFAULT_SEPARATOR))
+                           separator=tags.get(SEPARATOR_TAG, DEFAULT_SEPARATOR),
+                           level_thresholds=_level_thresholds_from_tag(
+                               tags.get(LEVEL_THRESHOLDS_TAG)))
 
     def calibration(self, version: int) -> tuple[float, float | None]:
         """The temperature and auto-file threshold a version is served with (its tags)."""
@@ -486,7 +501,9 @@ class Registry:
 
 def _log_trust(result: TrainResult) -> dict[str, str]:
     """Log the calibration and the auto-file threshold with the active run; returns the tags
-    that the model version carries too (TEMPERATURE_TAG, THRESHOLD_TAG)."""
+    that the model version carries too (TEMPERATURE_TAG, THRESHOLD_TAG, LEVEL_THRESHOLDS_TAG)."""
+    import json
+
     import mlflow
 
     trust = result.trust
@@ -494,6 +511,8 @@ def _log_trust(result: TrainResult) -> dict[str, str]:
         return {}
     tags = {TEMPERATURE_TAG: repr(trust.temperature),
             THRESHOLD_TAG: "none" if trust.threshold is None else repr(trust.threshold)}
+    if trust.level_thresholds is not None:
+        tags[LEVEL_THRESHOLDS_TAG] = json.dumps(trust.level_thresholds)
     mlflow.log_params(tags)
     mlflow.set_tags(tags)
     mlflow.log_metrics(trust.metrics)

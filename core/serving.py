@@ -19,7 +19,7 @@ def classifier_for(loaded: LoadedModel, *, top_k: int = 3) -> Classifier:
     return Classifier(loaded.pipeline, name=loaded.name, version=loaded.version, top_k=top_k,
                       temperature=loaded.temperature,
                       auto_file_threshold=loaded.auto_file_threshold,
-                      separator=loaded.separator)
+                      separator=loaded.separator, level_thresholds=loaded.level_thresholds)
 
 
 class ChampionHolder:

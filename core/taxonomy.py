@@ -157,6 +157,19 @@ class Taxonomy:
         return [Level(name, min(1.0, round(float(add(probabilities[lo:hi])), 6)))
                 for name, lo, hi in self._ranges[leaf]]
 
+    def level_ranges(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every leaf's ancestor at `depth` levels, as its range of leaves (first, end).
+
+        Ancestors at one depth have disjoint ranges, so `first` names the ancestor; it is -1
+        (and `end` 0) for a leaf less deep than `depth`, which has no level there.
+        """
+        first = np.full(len(self.leaves), -1, dtype=np.intp)
+        end = np.zeros(len(self.leaves), dtype=np.intp)
+        for leaf, ranges in enumerate(self._ranges):
+            if len(ranges) >= depth:
+                _, first[leaf], end[leaf] = ranges[depth - 1]
+        return first, end
+
     def prefix(self, leaf: int, depth: int) -> str:
         """The leaf's ancestor at `depth` levels (the leaf itself when it is not that deep)."""
         ranges = self._ranges[leaf]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,8 +29,10 @@ from core.calibration import (
     OutOfFold,
     expected_calibration_error,
     fit_temperature,
+    probabilities_from_scores,
     reliability_figure,
 )
+from core.taxonomy import Taxonomy, is_path_taxonomy
 
 
 def precision_lower_bound(correct: int | np.ndarray, total: int | np.ndarray,
@@ -139,10 +141,18 @@ class Trust:
     metrics: dict[str, float]  # ECE and coverage/precision figures (see `calibrate_and_choose`)
     test_confidence: np.ndarray | None = None
     test_correct: np.ndarray | None = None
+    # For category paths, the threshold of each depth (1, 2, ..., the deepest leaves), each
+    # chosen as `auto_file` is, on that level's confidence and correctness (`level_thresholds`).
+    levels: tuple[AutoFileThreshold, ...] = ()
 
     @property
     def threshold(self) -> float | None:
         return self.auto_file.threshold
+
+    @property
+    def level_thresholds(self) -> list[float | None] | None:
+        """The auto-file threshold of each path depth; None for flat categories."""
+        return [level.threshold for level in self.levels] if self.levels else None
 
     def report(self) -> dict[str, Any]:
         """What a training result says about it."""
@@ -152,8 +162,12 @@ class Trust:
             precision = self.metrics.get("auto_file_precision_test")
             summary += (f"; on the frozen test split it files {coverage:.1%} of the names"
                         + ("" if precision is None else f", {precision:.2%} of them right"))
-        return {"temperature": self.temperature, **self.auto_file.as_dict(),
-                "summary": summary, "metrics": self.metrics}
+        report = {"temperature": self.temperature, **self.auto_file.as_dict(),
+                  "summary": summary, "metrics": self.metrics}
+        if self.levels:
+            report["levels"] = [{"depth": depth, **level.as_dict()}
+                                for depth, level in enumerate(self.levels, start=1)]
+        return report
 
     def figures(self) -> dict[str, Any]:
         """Reliability diagrams, by artifact name."""
@@ -166,8 +180,62 @@ class Trust:
                 for path, (conf, right, title) in shown.items()}
 
 
-def calibrate_and_choose(oof: OutOfFold, *, precision: float, delta: float) -> Trust:
-    """Fit the temperature and choose the threshold on out-of-fold predictions."""
+# Rows whose probabilities are computed at a time for the level confidences: at 1,000
+# categories the whole (rows x leaves) matrix would be hundreds of megabytes more.
+_LEVEL_CHUNK = 2048
+
+
+def level_confidences(oof: OutOfFold, temperature: float,
+                      taxonomy: Taxonomy) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(confidence, correct) at each depth of the path, for the rows the depth applies to.
+
+    A row's level at depth d is its top leaf's ancestor at d levels, and its confidence the
+    probability mass of that subtree rounded as served (`Taxonomy.levels`); it is right when
+    the true leaf has the same ancestor. A row whose top leaf is less deep has no level d (its
+    leaf counts at its own depth), so it is left out of that depth's pair.
+    """
+    predicted = oof.scores.argmax(axis=1)
+    ranges = [taxonomy.level_ranges(depth) for depth in range(1, taxonomy.depth + 1)]
+    mass = np.zeros((len(ranges), len(predicted)))
+    for start in range(0, len(predicted), _LEVEL_CHUNK):
+        chunk = slice(start, start + _LEVEL_CHUNK)
+        probabilities = probabilities_from_scores(oof.scores[chunk], temperature)
+        cumulative = np.zeros((probabilities.shape[0], probabilities.shape[1] + 1))
+        np.cumsum(probabilities, axis=1, out=cumulative[:, 1:])
+        rows = np.arange(probabilities.shape[0])
+        top = predicted[chunk]
+        for depth, (first, end) in enumerate(ranges):
+            lo, hi = np.maximum(first[top], 0), np.maximum(end[top], 0)
+            mass[depth, chunk] = cumulative[rows, hi] - cumulative[rows, lo]
+    pairs = []
+    for depth, (first, _) in enumerate(ranges):
+        applies = first[predicted] >= 0
+        confidence = np.minimum(1.0, np.round(mass[depth, applies], 6))
+        correct = first[predicted[applies]] == first[oof.labels[applies]]
+        pairs.append((confidence, correct))
+    return pairs
+
+
+def choose_level_thresholds(oof: OutOfFold, temperature: float, *, separator: str,
+                            precision: float, delta: float) -> tuple[AutoFileThreshold, ...]:
+    """Each depth's auto-file threshold, chosen as the leaf's is, on that level's predictions.
+
+    The same fixed-sequence test with the same target, on the level's confidence (its
+    subtree's mass) and correctness (`level_confidences`): with probability 1 - delta, the
+    names whose level-d confidence reaches depth d's threshold are right at depth d with at
+    least `precision`. Empty for flat categories.
+    """
+    if oof.classes != sorted(oof.classes) or not is_path_taxonomy(oof.classes, separator):
+        return ()
+    taxonomy = Taxonomy(oof.classes, separator)
+    return tuple(choose_threshold(confidence, correct, precision=precision, delta=delta)
+                 for confidence, correct in level_confidences(oof, temperature, taxonomy))
+
+
+def calibrate_and_choose(oof: OutOfFold, *, precision: float, delta: float,
+                         separator: str | None = None) -> Trust:
+    """Fit the temperature and choose the threshold on out-of-fold predictions; with a
+    `separator`, category paths also get a threshold per depth (`choose_level_thresholds`)."""
     temperature = fit_temperature(oof.scores, oof.labels)
     raw_confidence, _ = oof.top(1.0)
     confidence, correct = oof.top(temperature)
@@ -177,13 +245,19 @@ def calibrate_and_choose(oof: OutOfFold, *, precision: float, delta: float) -> T
         "ece_oof": expected_calibration_error(confidence, correct),
         "auto_file_coverage_oof": auto_file.coverage,
     }
+    levels: tuple[AutoFileThreshold, ...] = ()
+    if separator is not None:
+        levels = choose_level_thresholds(oof, temperature, separator=separator,
+                                         precision=precision, delta=delta)
+        for depth, level in enumerate(levels, start=1):
+            metrics[f"auto_file_coverage_oof_depth_{depth}"] = level.coverage
     return Trust(temperature=temperature, auto_file=auto_file, oof_confidence=confidence,
-                 oof_correct=correct, metrics=metrics)
+                 oof_correct=correct, metrics=metrics, levels=levels)
 
 
 def with_test_split(trust: Trust, *, raw_confidence: Sequence[float],
                     confidence: Sequence[float], correct: Sequence[bool],
-                    filed: Sequence[bool]) -> Trust:
+                    filed: Sequence[bool], filed_metrics: dict[str, float] | None = None) -> Trust:
     """`trust` with its figures on the version's frozen test split added.
 
     Args:
@@ -191,6 +265,7 @@ def with_test_split(trust: Trust, *, raw_confidence: Sequence[float],
         confidence: the calibrated ones, as served.
         correct: whether each top category is right.
         filed: whether each name's decision is "auto" (known, and confident enough).
+        filed_metrics: further figures to add (for paths: where names were filed, by depth).
     """
     right = np.asarray(correct, dtype=bool)
     auto = np.asarray(filed, dtype=bool)
@@ -203,7 +278,6 @@ def with_test_split(trust: Trust, *, raw_confidence: Sequence[float],
     }
     if n_auto:
         metrics["auto_file_precision_test"] = float(right[auto].mean())
-    return Trust(temperature=trust.temperature, auto_file=trust.auto_file,
-                 oof_confidence=trust.oof_confidence, oof_correct=trust.oof_correct,
-                 metrics=metrics, test_confidence=np.asarray(confidence, dtype=np.float64),
-                 test_correct=right)
+    metrics.update(filed_metrics or {})
+    return replace(trust, metrics=metrics,
+                   test_confidence=np.asarray(confidence, dtype=np.float64), test_correct=right)

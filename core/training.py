@@ -29,7 +29,13 @@ from core.data import (
 from core.evaluation import level_scores, score
 from core.models import ModelFamily, PreprocessingOptions, choose_family, search_space
 from core.prediction import Classifier
-from core.taxonomy import DEFAULT_SEPARATOR, PathError, canonical_categories
+from core.taxonomy import (
+    DEFAULT_SEPARATOR,
+    PathError,
+    canonical_categories,
+    split_path,
+    truncate,
+)
 from core.thresholds import Trust, calibrate_and_choose, with_test_split
 
 logger = logging.getLogger(__name__)
@@ -304,7 +310,7 @@ def train(
     levels = level_scores(y_test, predicted, separator=params.separator)
     if levels:
         metrics["levels"] = levels
-    trust = trust_on_test(model, trust, x_test, y_test)
+    trust = trust_on_test(model, trust, x_test, y_test, separator=params.separator)
     return TrainResult(
         model=model,
         test_names=x_test,
@@ -346,19 +352,37 @@ def calibrate(
         oof = out_of_fold_scores(pipeline, x_train, y_train, splits, fit=fit,
                                  n_jobs=params.n_jobs)
     return calibrate_and_choose(oof, precision=params.auto_file_precision,
-                                delta=params.auto_file_delta)
+                                delta=params.auto_file_delta, separator=params.separator)
 
 
-def trust_on_test(model: Pipeline, trust: Trust, x_test: list[str], y_test: list[str]) -> Trust:
-    """The calibration's and the threshold's figures on the frozen test split, as served."""
+def trust_on_test(model: Pipeline, trust: Trust, x_test: list[str], y_test: list[str], *,
+                  separator: str = DEFAULT_SEPARATOR) -> Trust:
+    """The calibration's and the threshold's figures on the frozen test split, as served.
+
+    For category paths also, per depth d, the share of the names filed at exactly d levels
+    (`filed_share_test_depth_d`) and how many of those are right there
+    (`filed_precision_test_depth_d`), with the per-level thresholds.
+    """
     served = Classifier(model, name="test", version=0, top_k=1, temperature=trust.temperature,
-                        auto_file_threshold=trust.threshold).predict_batch(x_test)
+                        auto_file_threshold=trust.threshold, separator=separator,
+                        level_thresholds=trust.level_thresholds).predict_batch(x_test)
     raw = Classifier(model, name="test", version=0, top_k=1).predict_batch(x_test)
+    filed_metrics: dict[str, float] = {}
+    if trust.levels and x_test:
+        depths = np.array([0 if p.filed_under is None else len(split_path(p.filed_under, separator))
+                           for p in served])
+        right = np.array([p.filed_under is not None and p.filed_under == truncate(y, d, separator)
+                          for p, y, d in zip(served, y_test, depths, strict=True)])
+        for depth in range(1, len(trust.levels) + 1):
+            at = depths == depth
+            filed_metrics[f"filed_share_test_depth_{depth}"] = float(at.mean())
+            if at.any():
+                filed_metrics[f"filed_precision_test_depth_{depth}"] = float(right[at].mean())
     return with_test_split(
         trust, raw_confidence=[p.confidence for p in raw],
         confidence=[p.confidence for p in served],
         correct=[p.category == y for p, y in zip(served, y_test, strict=True)],
-        filed=[p.decision == "auto" for p in served],
+        filed=[p.decision == "auto" for p in served], filed_metrics=filed_metrics,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,7 +327,7 @@ def test_an_unreachable_registry_is_reported_unavailable_not_missing(
 def test_a_path_model_registers_small_and_loads_with_its_levels(
     registry: Registry, path_result: TrainResult, path_catalog: Catalog,
 ) -> None:
-    from core.registry import SEPARATOR_TAG
+    from core.registry import LEVEL_THRESHOLDS_TAG, SEPARATOR_TAG
     from core.serving import classifier_for
 
     assert register(registry, path_result, path_catalog).promoted
@@ -348,6 +349,16 @@ def test_a_path_model_registers_small_and_loads_with_its_levels(
     prediction = classifier_for(loaded).predict(names[0])
     assert prediction.levels is not None
     assert prediction.levels[-1][0] == prediction.category
+    # The threshold of each depth travels with the version, into what serving files by.
+    assert path_result.trust is not None
+    thresholds = path_result.trust.level_thresholds
+    assert thresholds is not None
+    assert len(thresholds) == 2
+    stored = registry.client.get_run(info.run_id).data
+    for tags in (info.tags, stored.tags, stored.params):
+        assert json.loads(tags[LEVEL_THRESHOLDS_TAG]) == thresholds
+    assert loaded.level_thresholds == thresholds
+    assert classifier_for(loaded).level_thresholds == thresholds
 
 
 def test_a_champion_that_cannot_be_loaded_is_never_replaced_unseen(

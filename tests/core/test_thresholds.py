@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from core.calibration import OutOfFold
 from core.thresholds import (
+    calibrate_and_choose,
+    choose_level_thresholds,
     choose_threshold,
     coverage_and_precision,
     precision_lower_bound,
@@ -133,3 +136,83 @@ def test_bad_arguments_are_refused() -> None:
         choose_threshold([0.9], [True], precision=0.9, delta=0.0)
     with pytest.raises(ValueError, match="length"):
         choose_threshold([0.9, 0.8], [True], precision=0.9, delta=0.05)
+
+
+# -- a threshold per level of a category path ---------------------------------------------------
+
+LEAVES = ["A > a1", "A > a2", "B > b1", "B > b2"]
+
+
+def _simulated_paths(rng: np.random.Generator, n: int) -> tuple[OutOfFold, dict[str, np.ndarray]]:
+    """Calibrated out-of-fold predictions over two parents of two leaves each.
+
+    A row's parent is right with probability its mass c (0.6 to 1, mostly near 1), and within
+    a right parent its top leaf is right with probability its share s of the parent's mass
+    (0.55 to 1, mostly near 1): the parent is often sure where the leaf is not.
+    """
+    parent_mass = 1.0 - 0.4 * rng.random(n) ** 4
+    share = 1.0 - 0.45 * rng.random(n) ** 3
+    parent = rng.integers(0, 2, n)  # the predicted parent, 0 (A) or 1 (B)
+    child = rng.integers(0, 2, n)  # its top child
+    top = 2 * parent + child
+    probabilities = np.empty((n, 4))
+    rows = np.arange(n)
+    probabilities[rows, top] = parent_mass * share
+    probabilities[rows, 2 * parent + 1 - child] = parent_mass * (1 - share)
+    other = 2 * (1 - parent)
+    probabilities[rows, other] = probabilities[rows, other + 1] = (1 - parent_mass) / 2
+    parent_right = rng.random(n) < parent_mass
+    leaf_right = parent_right & (rng.random(n) < share)
+    labels = np.where(leaf_right, top, np.where(parent_right, 2 * parent + 1 - child,
+                                                other + rng.integers(0, 2, n)))
+    with np.errstate(divide="ignore"):  # a probability of 0 is a score of -inf
+        scores = np.log(probabilities)
+    oof = OutOfFold(scores=scores, classes=LEAVES, labels=labels, rows=rows)
+    truth = {"depth_1": (parent_mass, parent_right), "leaf": (parent_mass * share, leaf_right)}
+    return oof, truth
+
+
+def test_each_level_gets_the_threshold_the_fixed_sequence_test_gives_its_own_predictions() -> None:
+    oof, truth = _simulated_paths(np.random.default_rng(3), 6000)
+
+    levels = choose_level_thresholds(oof, 1.0, separator=" > ", precision=0.95, delta=0.05)
+
+    assert len(levels) == 2
+    for level, key in zip(levels, ["depth_1", "leaf"], strict=True):
+        confidence, correct = truth[key]
+        expected = choose_threshold(np.round(confidence, 6), correct, precision=0.95, delta=0.05)
+        assert level == expected
+    top, leaf = levels
+    assert top.threshold is not None
+    assert leaf.threshold is not None
+    # The parent is sure far more often than the leaf: the top level files more names.
+    assert top.coverage > leaf.coverage + 0.1
+
+
+def test_level_thresholds_keep_their_guarantee_on_fresh_names() -> None:
+    rng = np.random.default_rng(11)
+    oof, _ = _simulated_paths(rng, 6000)
+    levels = choose_level_thresholds(oof, 1.0, separator=" > ", precision=0.95, delta=0.05)
+    _, fresh = _simulated_paths(rng, 20_000)
+    for level, key in zip(levels, ["depth_1", "leaf"], strict=True):
+        confidence, correct = fresh[key]
+        _, precision, covered = coverage_and_precision(np.round(confidence, 6), correct,
+                                                        level.threshold)
+        assert covered > 1000
+        assert precision is not None
+        assert precision >= 0.95 - 0.005
+
+
+def test_calibration_stores_level_thresholds_for_paths_only() -> None:
+    oof, _ = _simulated_paths(np.random.default_rng(5), 3000)
+
+    trust = calibrate_and_choose(oof, precision=0.95, delta=0.05, separator=" > ")
+    assert trust.level_thresholds == [level.threshold for level in trust.levels]
+    assert len(trust.levels) == 2
+    assert [entry["depth"] for entry in trust.report()["levels"]] == [1, 2]
+    assert trust.metrics["auto_file_coverage_oof_depth_1"] == trust.levels[0].coverage
+
+    flat = OutOfFold(scores=oof.scores, classes=["a1", "a2", "b1", "b2"], labels=oof.labels,
+                     rows=oof.rows)
+    assert calibrate_and_choose(flat, precision=0.95, delta=0.05,
+                                separator=" > ").level_thresholds is None

@@ -212,6 +212,39 @@ def test_a_many_category_taxonomy_trains_parent_by_parent(
     assert levels["leaf"]["macro_f1"] == path_result.metrics["macro_f1"]
 
 
+def test_a_taxonomy_files_each_name_at_the_deepest_level_its_threshold_clears(
+        path_catalog: Catalog) -> None:
+    # A target the 700 training rows can reach at both levels (0.995 needs 598 names at one).
+    result = train(catalog=path_catalog,
+                   params=TrainParams(cv_folds=3, calibration_folds=3,
+                                      auto_file_precision=0.9, auto_file_delta=0.1))
+    trust = result.trust
+    assert trust is not None
+    assert len(trust.levels) == 2
+    top, leaf = trust.level_thresholds or []
+    assert top is not None
+    assert leaf is not None
+    assert trust.levels[0].coverage > trust.levels[1].coverage  # the parent is sure more often
+    served = Classifier(result.model, name="m", version=1, top_k=1,
+                        temperature=trust.temperature, auto_file_threshold=trust.threshold,
+                        level_thresholds=trust.level_thresholds).predict_batch(result.test_names)
+    backed_off = 0
+    for prediction in served:
+        assert prediction.levels is not None
+        (parent, parent_confidence), (_, leaf_confidence) = prediction.levels
+        if not prediction.known or parent_confidence < top:
+            assert prediction.filed_under is None
+        elif leaf_confidence < leaf:
+            assert prediction.filed_under == parent
+            backed_off += 1
+        else:
+            assert prediction.filed_under == prediction.category
+    assert backed_off > 0  # unsure leaves under sure parents are filed at the parent
+    share = trust.metrics["filed_share_test_depth_1"]
+    assert share == pytest.approx(backed_off / len(served))
+    assert 0 < trust.metrics["filed_precision_test_depth_1"] <= 1
+
+
 def test_paths_are_trained_in_one_spelling(sample_catalog: Catalog) -> None:
     part = subsample(sample_catalog, per_category=15, seed=2)
     messy = [f"Todo>{c}" if i % 2 else f"  Todo  >  {c} " for i, c in enumerate(part.categories)]

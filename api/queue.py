@@ -20,8 +20,13 @@ class TaskQueue:
 
     def enqueue(self, task_name: str, *args: Any, task_id: str | None = None) -> str:
         try:
+            # ignore_result: job state lives in the job store. Without it, Celery subscribes
+            # this process to each task's result channel on the Redis result backend: a
+            # subscription per task sent, never read, kept for the process's life, and behind
+            # one lock that every send waits on while Redis is down (its reconnect retries
+            # for 5 s and then fetches every channel subscribed so far).
             result = self.app.send_task(
-                task_name, args=list(args), task_id=task_id,
+                task_name, args=list(args), task_id=task_id, ignore_result=True,
                 retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2,
                                           "interval_step": 0.3, "interval_max": 1.0},
             )

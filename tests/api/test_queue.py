@@ -71,3 +71,22 @@ def test_revoke_terminates_and_is_best_effort() -> None:
     assert app.revoked == [("t-1", {"terminate": True, "signal": "SIGTERM"})]
 
     TaskQueue(FakeCelery(broker_up=False)).revoke("t-2")  # logged, not raised
+
+
+def test_enqueue_never_subscribes_to_the_task_s_result() -> None:
+    """The result backend is never met on sending: job state lives in the job store. (Celery
+    subscribes the sender to each task's result channel unless told to ignore the result: one
+    subscription more per task sent, and while Redis is down every send waited seconds on
+    that subscription's reconnects.)"""
+    from celery import Celery
+
+    app = Celery("sender", broker="memory://",
+                 backend="redis://127.0.0.1:9/0",  # nothing listens there: it must not matter
+                 result_backend_transport_options={"retry_policy": {"timeout": 5.0}})
+    app.conf.task_ignore_result = True  # as worker.celery_app sets it; send_task ignores it
+
+    task_id = TaskQueue(app).enqueue("shadow.score", "job-1")
+
+    assert task_id
+    assert app.backend.result_consumer._pubsub is None  # never started
+    assert app.backend.result_consumer.subscribed_to == set()

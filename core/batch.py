@@ -13,12 +13,15 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from core.batch_store import InputRow, ResultRow, RowResult
+from core.collector import collector_paused
 from core.errors import InvalidRequest
-from core.prediction import Classifier, collector_paused
 from core.textfiles import BrokenQuote, UnreadableText, csv_blocks, detect_encoding
+
+if TYPE_CHECKING:  # intake processes read rows and never load a model (numpy, scikit-learn)
+    from core.prediction import Classifier
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,9 @@ class RowLimitExceeded(InvalidRequest):
     def __init__(self, limit: int) -> None:
         super().__init__(f"more than {limit} rows in one batch job")
         self.limit = limit
+
+    def __reduce__(self) -> tuple[type[RowLimitExceeded], tuple[int]]:
+        return type(self), (self.limit,)  # raised in an intake process, re-raised in the API's
 
 
 def check_name(name: str, *, max_length: int) -> str | None:

@@ -19,8 +19,7 @@ from __future__ import annotations
 import gc
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import chain, repeat
@@ -31,6 +30,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from core.collector import collector_paused as collector_paused  # its older home
 from core.taxonomy import DEFAULT_SEPARATOR, Taxonomy, back_off, is_path_taxonomy
 
 WORD_CACHE_SIZE = 1 << 16  # distinct words whose n-gram columns a process remembers
@@ -306,26 +306,6 @@ def _to_probabilities(decision: np.ndarray) -> np.ndarray:
         positive = 1.0 / (1.0 + np.exp(-decision.reshape(-1)))
         return np.stack([1.0 - positive, positive], axis=-1).squeeze()
     return _softmax(decision)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Hold off Python's cyclic garbage collector for a short burst of allocations.
-
-    A batch allocates a few objects per name (term lists, tuples, predictions), all freed by
-    reference counting, yet enough of them to set off collections that walk every object in a
-    process that has imported scikit-learn, MLflow and the rest: a quarter of a worker's time
-    went there. Nothing in a batch makes reference cycles; any made elsewhere meanwhile are
-    collected once the collector is back on.
-    """
-    if not gc.isenabled():  # paused by someone else (another batch in another thread)
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def freeze_heap() -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
+from api.intake import IntakePool
 from api.queue import TaskQueue
 from core import metrics
 from core.batch_store import BatchStore
@@ -35,6 +36,7 @@ class AppState:
     drift: DriftMonitor | None = None  # made at start-up from the store when not given
     recorder: LiveRecorder = field(default_factory=LiveRecorder)
     shadow: ShadowSampler = field(default_factory=lambda: ShadowSampler(0.0))  # rate set at start
+    intake: IntakePool | None = None  # made at the first batch from the settings when not given
     review: ReviewStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +63,13 @@ def shadow_of(state: AppState, version: int) -> dict[str, Any] | None:
     return shadow_record(
         drift_monitor(state).store, version, labels_of=review_labels(state.review),
         rule=ShadowRule(min_names=settings.shadow_min_labelled, alpha=settings.promotion_alpha))
+
+
+def intake_pool(state: AppState) -> IntakePool:
+    """The process's batch intake processes (api.intake), made at the first batch."""
+    if state.intake is None:
+        state.intake = IntakePool(state.settings.intake_processes)
+    return state.intake
 
 
 # The dependencies are `async def`: FastAPI runs a plain `def` dependency on the thread pool, a

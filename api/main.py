@@ -211,6 +211,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            if app_state.intake is not None:
+                app_state.intake.close()
 
     limits = settings or (state.settings if state else get_settings())
     # /docs and /redoc with Swagger UI's and ReDoc's assets from the installed fastapi-offline

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
                                    description="Largest JSON body accepted.")
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     batch_chunk_size: int = Field(default=5000, ge=1)
+    intake_processes: int = Field(
+        default=1, ge=0, le=64,
+        description="Processes per API process that read, check and chunk submitted batches "
+                    "(0: the API process's own threads, which slows its inference meanwhile).")
     model_refresh_seconds: float = Field(default=5.0, gt=0)
 
     training_time_limit: int = Field(default=3600, ge=10, description="Hard limit, seconds.")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from itertools import chain
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState, StateDep
+from api.deps import AppState, StateDep, intake_pool
+from api.intake import IntakeLimits
 from api.schemas import (
     MAX_INT,
     BatchJobCreate,
@@ -22,17 +21,9 @@ from api.schemas import (
     problems,
 )
 from api.submission import accepted, enqueue_job, job_public
-from api.uploads import drain_body, is_json, parse_json, upload_file
-from core.batch import (
-    check_id,
-    chunked,
-    limit_rows,
-    results_csv_lines,
-    rows_from_csv,
-    rows_from_items,
-)
-from core.batch_store import InputRow
-from core.config import Settings
+from api.uploads import drain_body, is_json, upload_file
+from core.batch import results_csv_lines
+from core.batch_store import PackedChunk
 from core.jobs import Job
 from worker.names import BATCH_START_TASK
 
@@ -53,45 +44,31 @@ async def create_batch_job(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JobAccepted:
     """Queue a batch of names (JSON items or a CSV upload) for the inference workers."""
-    # The event loop only moves bytes; the store and the broker are met on the thread pool,
-    # where a slow database or an unreachable Redis stalls this request and no other.
+    # The event loop only moves bytes. The rows are read, checked and chunked in an intake
+    # process (api.intake), so that CPU never holds this process's GIL; the store and the
+    # broker are met on the thread pool, where a slow database or an unreachable Redis stalls
+    # this request and no other.
     if idempotency_key:
         existing = await run_in_threadpool(_replay, state, idempotency_key)
         if existing is not None:
             await drain_body(request)  # some clients (urllib) fail on an answer sent unread
             return accepted(response, existing)
-    settings = state.settings
+    limits = IntakeLimits.of(state.settings)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         _, stream, form = await upload_file(request)
         try:
-            job = await run_in_threadpool(
-                _submit, state,
-                lambda: rows_from_csv(stream, max_length=settings.max_name_length,
-                                      max_id_length=settings.max_id_length),
-                idempotency_key)
+            chunks = await intake_pool(state).csv_batch(stream, limits)
         finally:
             await form.close()
     elif is_json(content_type):
         body = await request.body()
-        job = await run_in_threadpool(_submit, state, lambda: _json_rows(body, settings),
-                                      idempotency_key)
+        chunks = await intake_pool(state).json_batch(body, limits)
     else:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send application/json or multipart/form-data with a 'file' field")
+    job = await run_in_threadpool(_submit, state, chunks, idempotency_key)
     return accepted(response, job)
-
-
-def _json_rows(body: bytes, settings: Settings) -> Iterator[InputRow]:
-    items = parse_json(body, BatchJobCreate).items
-    for index, item in enumerate(items):
-        problem = None if item.id is None else check_id(str(item.id),
-                                                        max_length=settings.max_id_length)
-        if problem:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"items[{index}].id: {problem}")
-    return rows_from_items(((i.id, i.name) for i in items), max_length=settings.max_name_length,
-                           max_id_length=settings.max_id_length)
 
 
 def _replay(state: AppState, key: str) -> Job | None:
@@ -106,14 +83,8 @@ def _replay(state: AppState, key: str) -> Job | None:
     return None if existing is None else state.store.get(existing.id)
 
 
-def _submit(state: AppState, make_rows: Callable[[], Iterator[InputRow]],
-            key: str | None) -> Job:
-    """Check and record every row (all or nothing), then enqueue the job."""
-    settings = state.settings
-    rows = make_rows()
-    first = next(rows, None)  # a file that is not CSV fails here, before anything is stored
-    rows = chain([first] if first is not None else [], rows)
-    chunks = limit_rows(chunked(rows, settings.batch_chunk_size), settings.max_batch_rows)
+def _submit(state: AppState, chunks: list[PackedChunk], key: str | None) -> Job:
+    """Record the checked rows (all or nothing), then enqueue the job."""
     job, _ = state.batches.create_batch(chunks, idempotency_key=key)  # EmptyBatch: 422
     if job.state == "queued" and job.task_id is None:
         enqueue_job(state, job, BATCH_START_TASK)

@@ -286,15 +286,17 @@ class Stack:
     procs: list[Proc] = field(default_factory=list)
 
     def api(self, app: str = "api.main:app", *, name: str = "api",
-            access_log: bool = True) -> Proc:
+            access_log: bool = True, code_root: Path | None = None) -> Proc:
         """One uvicorn process, as scripts/run.py starts it, started and answering.
 
         uvicorn's defaults pick uvloop and httptools (uvicorn[standard]) and log every request;
-        `access_log=False` measures without that log line.
+        `access_log=False` measures without that log line. `code_root`: another tree of the
+        code than CODE_ROOT's, to compare two versions in one run.
         """
         port = free_port()
         args = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port),
-                "--app-dir", str(BENCH_DIR if app.startswith("bench_app") else CODE_ROOT)]
+                "--app-dir",
+                str(BENCH_DIR if app.startswith("bench_app") else code_root or CODE_ROOT)]
         if not access_log:
             args.append("--no-access-log")
         proc = Proc(name, args, self.env, self.tmp / f"{name}.log").start()

@@ -28,6 +28,12 @@ def held_out_csv(names: list[str], categories: list[str]) -> str:
     return buffer.getvalue()
 
 
+def read_held_out_csv(text: str) -> tuple[list[str], list[str]]:
+    """(names, categories) from what held_out_csv wrote."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [row["name"] for row in rows], [row["category"] for row in rows]
+
+
 def confusion_figure(true: list[str], predicted: list[str]) -> Any:
     """The confusion matrix with counts, as a matplotlib Figure (no pyplot: no global state,
     no display backend)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from core.artifacts import confusion_figure, held_out_csv, metric_key
+from core.artifacts import confusion_figure, held_out_csv, metric_key, read_held_out_csv
 from core.data import Catalog
 from core.errors import NoChampionError, RegistryError, RegistryUnavailable
 from core.promotion import (
@@ -386,6 +386,15 @@ class Registry:
                 run_id=mv.run_id or "", created_at=mv.creation_timestamp / 1000, metrics=metrics,
             ))
         return sorted(infos, key=lambda info: info.version, reverse=True)
+
+    def test_split(self, version: int) -> tuple[list[str], list[str]]:
+        """The frozen test split stored with a version's run: (names, categories)."""
+        run_id = self.client.get_model_version(self.model_name, str(version)).run_id
+        if run_id is None:
+            raise RegistryError(f"model {self.model_name!r} v{version} has no run to read from")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.client.download_artifacts(run_id, "evaluation/test_split.csv", tmp)
+            return read_held_out_csv(Path(path).read_text(encoding="utf-8"))
 
     def load(self, ref: str | int = CHAMPION) -> LoadedModel:
         """Load a version, or the version an alias points at, from the registry."""

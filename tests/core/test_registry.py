@@ -117,6 +117,7 @@ def test_run_records_dataset_metrics_and_test_split(
     assert params["n_test"] == str(len(small_result.test_names))
     assert params["best_classifier__C"] == str(small_result.best_params["classifier__C"])
 
+    assert registry.test_split(decision.version) == logged_test_split(registry, decision.version)
     assert logged_test_split(registry, decision.version) == (
         small_result.test_names, small_result.test_categories
     )

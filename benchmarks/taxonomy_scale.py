@@ -1,6 +1,7 @@
 """How training and serving grow with the number of categories, on synthetic taxonomies.
 
     python benchmarks/taxonomy_scale.py [--categories 50 300 1000 3000] [--names 50] [--json]
+                                        [--no-http] [--flat]
 
 For each size, a deterministic synthetic catalog (`synthetic_catalog`) is written to a scratch
 CSV, and on a scratch stack (benchmarks/_stack.py: temp DATA_DIR, SQLite MLflow store, scratch
@@ -239,9 +240,17 @@ def _http(stack: Any, catalog: Catalog, requests: int = 1000) -> dict[str, Any]:
         stack.stop(proc)
 
 
+def flattened(catalog: Catalog) -> Catalog:
+    """The same catalog with each path written as one flat category (levels joined by " / ")."""
+    return Catalog(names=catalog.names, source=catalog.source,
+                   categories=[c.replace(DEFAULT_SEPARATOR, " / ") for c in catalog.categories])
+
+
 def measure(n_categories: int, *, names_per_category: int | None,
-            http: bool) -> dict[str, Any]:
+            http: bool, flat: bool = False) -> dict[str, Any]:
     catalog = synthetic_catalog(n_categories, names_per_category=names_per_category)
+    if flat:
+        catalog = flattened(catalog)
     log(f"{n_categories} categories, {len(catalog)} rows")
     with scratch_stack() as stack:
         csv_path = _write(catalog, stack.tmp / "catalog.csv")
@@ -251,7 +260,7 @@ def measure(n_categories: int, *, names_per_category: int | None,
         serving = _in_process(stack, catalog)
         http_figures = _http(stack, catalog) if http else {}
     metrics = train["outcome"]["metrics"]
-    return {"categories": n_categories, "rows": len(catalog),
+    return {"categories": n_categories, "flat": flat, "rows": len(catalog),
             "train_s": train["seconds"], "train_cpu_s": train["cpu_seconds"],
             "train_peak_mb": train["peak_rss_mb"],
             "model_mb": train["model_mb"], "family": train["outcome"].get("family"),
@@ -291,9 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", type=int, default=None,
                         help="names per category (default: 20-100, 50 on average)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--flat", action="store_true",
+                        help="the same catalogs with every path written as one flat category")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args(argv)
-    results = [measure(n, names_per_category=args.names, http=not args.no_http)
+    results = [measure(n, names_per_category=args.names, http=not args.no_http, flat=args.flat)
                for n in args.categories]
     if args.json:
         print(json.dumps({"machine": machine(), "results": results}, indent=2,

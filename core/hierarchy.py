@@ -12,6 +12,14 @@ A leaf's probability is the product of the conditional probabilities along its p
 probability mass of any subtree is the product down to its root: per-level confidences come
 out consistent by construction (a parent's mass is the sum of its children's).
 
+Flat categories have no tree, and one multinomial model over a thousand of them is the slow
+case this module avoids. Above `group_above` flat categories, the classifier builds a tree of
+its own (`label_tree`): the categories' mean feature vectors are clustered (k-means) into
+about the square root of their number of groups, recursively where a group is still too big,
+and the local models learn that tree. The groups are internal: the classes, the answers and
+`predict_proba` are the flat categories, each group's probability being only the mass of its
+categories.
+
 Every local model is fitted on the features its rows use only, and its coefficients are stored
 as one sparse matrix for the whole tree (a row per child, in parents' order). Serving scores a
 name against that matrix in one product and turns the scores into leaf log-probabilities with
@@ -20,6 +28,7 @@ a log-softmax per parent (`leaf_log_proba`), which the lean path (core/predictio
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -43,16 +52,22 @@ class LocalClassifiers(ClassifierMixin, BaseEstimator):
             l2-normalized TF-IDF, so such a weight moves a score by less than `prune`; on a
             1,000-category catalog 0.01 halved the stored weights and changed 2 predictions in
             10,000 (BENCHMARKS.md, "Taxonomy scale"). 0 keeps every weight.
+        group_above: flat categories (no path among them) above this many are learnt under a
+            tree of groups the classifier builds itself (`label_tree`); at most this many
+            are one multinomial model.
+        seed: the clustering's random state.
     """
 
     def __init__(self, *, separator: str = DEFAULT_SEPARATOR, C: float = 10.0,  # noqa: N803
                  class_weight: str | None = "balanced", max_iter: int = 1000,
-                 prune: float = 0.01) -> None:
+                 prune: float = 0.01, group_above: int = 12, seed: int = 0) -> None:
         self.separator = separator
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
         self.prune = prune
+        self.group_above = group_above
+        self.seed = seed
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LocalClassifiers:  # noqa: N803
         features = sp.csr_matrix(X, dtype=np.float64)
@@ -61,6 +76,9 @@ class LocalClassifiers(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array(sorted(set(labels)), dtype=object)
         paths = [split_path(leaf, self.separator) for leaf in self.classes_]
         leaf_of_row = np.searchsorted(self.classes_, labels)
+        if max(len(path) for path in paths) == 1 and len(paths) > self.group_above:
+            groups = label_tree(features, leaf_of_row, len(paths), seed=self.seed)
+            paths = [(*group, path[0]) for group, path in zip(groups, paths, strict=True)]
         children: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
         for path in paths:
             for depth in range(len(path)):
@@ -158,3 +176,47 @@ class LocalClassifiers(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+
+# A group's name inside the learnt tree: NUL never occurs in a category read from text, so a
+# group can never be mistaken for a category.
+_GROUP = "\x00{}"
+
+
+def label_tree(features: sp.csr_matrix, leaf_of_row: np.ndarray, n_leaves: int, *,
+               seed: int = 0) -> list[tuple[str, ...]]:
+    """Groups for flat categories: for each category, the path of groups it is filed under.
+
+    Each category is represented by the mean of its rows' features (l2-normalized), and
+    k-means splits the categories into about sqrt(n) groups of about sqrt(n) categories (the
+    local models then choose among few classes each); a group still larger than that is split
+    the same way, a level down.
+    """
+    from sklearn.cluster import KMeans
+
+    counts = np.bincount(leaf_of_row, minlength=n_leaves).astype(np.float64)
+    membership = sp.csr_matrix((1.0 / counts[leaf_of_row],
+                                (leaf_of_row, np.arange(len(leaf_of_row)))),
+                               shape=(n_leaves, len(leaf_of_row)))
+    centroids = sp.csr_matrix(membership @ features)
+    norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
+    centroids = sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ centroids)
+    most = max(2, math.ceil(math.sqrt(n_leaves)))
+    groups: list[tuple[str, ...]] = [()] * n_leaves
+
+    def split(ids: np.ndarray, prefix: tuple[str, ...]) -> None:
+        if len(ids) <= most:
+            for leaf in ids:
+                groups[leaf] = prefix
+            return
+        k = min(most, math.ceil(len(ids) / most))
+        labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(centroids[ids])
+        if len(np.unique(labels)) < 2:  # identical centroids: split them evenly instead
+            labels = np.arange(len(ids)) % k
+        for group in range(k):
+            members = ids[labels == group]
+            if len(members):
+                split(members, (*prefix, _GROUP.format(group)))
+
+    split(np.arange(n_leaves), ())
+    return groups

@@ -16,14 +16,20 @@ from core.hierarchy import LocalClassifiers
 from core.preprocessing import ProductNameNormalizer
 from core.taxonomy import DEFAULT_SEPARATOR, is_path_taxonomy
 
-# "linear" chooses by the catalog: `flat` for flat categories and small taxonomies, and
-# `hierarchical` for category paths with more than HIERARCHY_MIN_LEAVES leaves (see `choose`).
+# "linear" chooses by the catalog: `flat` for a few flat categories and small taxonomies, and
+# `hierarchical` for category paths with more than HIERARCHY_MIN_LEAVES leaves and for more
+# than FLAT_MANY_CATEGORIES flat categories (see `choose_family`).
 ModelFamily = Literal["linear", "flat", "hierarchical", "baseline"]
 # Above this many leaves a path taxonomy is learnt parent by parent (core/hierarchy.py): a flat
 # multinomial model's fit grows with leaves times rows. On the sample catalog filed under 39
 # two-level paths, training took 19 s hierarchical against 89 s flat, for a leaf macro-F1 of
 # 0.874 against 0.854 (BENCHMARKS.md, "Taxonomy scale").
 HIERARCHY_MIN_LEAVES = 12
+# Above this many flat categories, the local models learn a tree of groups the classifier
+# builds from the categories' vocabulary (core.hierarchy.label_tree): one multinomial model's
+# fit grows with categories times rows (104 s a fit at 300 categories, and selection refits
+# it), which the flat catalog of a store with a real taxonomy meets as surely as one with paths.
+FLAT_MANY_CATEGORIES = 100
 
 
 class CompactTfidfVectorizer(TfidfVectorizer):
@@ -127,11 +133,12 @@ def baseline_pipeline(*, n_estimators: int = 100, seed: int = 0, n_jobs: int = 1
 
 def hierarchical_pipeline(
     preprocessing: PreprocessingOptions | None = None, *, C: float = 10.0,  # noqa: N803
-    separator: str = DEFAULT_SEPARATOR,
+    separator: str = DEFAULT_SEPARATOR, seed: int = 0,
 ) -> Pipeline:
-    """The linear pipeline's features, then one logistic regression per parent category."""
+    """The linear pipeline's features, then one logistic regression per parent category
+    (for many flat categories: per group of a tree the classifier builds)."""
     pipeline = linear_pipeline(preprocessing, C=C)
-    pipeline.steps[-1] = ("classifier", LocalClassifiers(separator=separator, C=C))
+    pipeline.steps[-1] = ("classifier", LocalClassifiers(separator=separator, C=C, seed=seed))
     return pipeline
 
 
@@ -141,8 +148,9 @@ def choose_family(family: ModelFamily, categories: Sequence[str], *,
     if family != "linear":
         return family
     leaves = set(categories)
-    many = len(leaves) > HIERARCHY_MIN_LEAVES
-    return "hierarchical" if many and is_path_taxonomy(leaves, separator) else "flat"
+    if is_path_taxonomy(leaves, separator):
+        return "hierarchical" if len(leaves) > HIERARCHY_MIN_LEAVES else "flat"
+    return "hierarchical" if len(leaves) > FLAT_MANY_CATEGORIES else "flat"
 
 
 def search_space(
@@ -157,6 +165,6 @@ def search_space(
     if family == "baseline":
         return baseline_pipeline(seed=seed), {"classifier__n_estimators": [50, 100, 200]}
     if family == "hierarchical":
-        return (hierarchical_pipeline(preprocessing, separator=separator),
+        return (hierarchical_pipeline(preprocessing, separator=separator, seed=seed),
                 {"classifier__C": [10.0, 30.0]})
     return linear_pipeline(preprocessing, seed=seed), {"classifier__C": [3.0, 10.0, 30.0]}

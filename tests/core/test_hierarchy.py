@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import softmax
 
-from core.hierarchy import LocalClassifiers
+from core.hierarchy import LocalClassifiers, label_tree
 from core.taxonomy import Taxonomy
 
 # Three parents with two, three and one children, and a flat top-level leaf: every case
@@ -112,3 +112,58 @@ def test_sample_weights_move_the_fit() -> None:
     heavy = model.fit(features, labels, sample_weight=weights).predict_proba(nothing)
     d = LEAVES.index("D")
     assert heavy[0, d] > plain[0, d]
+
+
+# -- many flat categories: a tree of groups the classifier builds --------------------------------
+
+def _flat_data(n_leaves: int, families: int, rows_per_leaf: int = 12,
+               seed: int = 0) -> tuple[sp.csr_matrix, list[str]]:
+    """Flat categories in `families` families: a leaf has one feature of its own and shares one
+    with its family, so a family's leaves are alike (what the tree should group)."""
+    rng = np.random.default_rng(seed)
+    n_features = n_leaves + families + 5
+    rows, labels = [], []
+    for leaf in range(n_leaves):
+        for _ in range(rows_per_leaf):
+            x = np.zeros(n_features)
+            x[-5:] = rng.random(5) * (rng.random(5) < 0.3)
+            x[leaf] += 1.0 if rng.random() < 0.9 else 0.0
+            x[n_leaves + leaf % families] += 1.0
+            rows.append(x / np.linalg.norm(x))
+            labels.append(f"Categoría {leaf:03d}")
+    return sp.csr_matrix(np.array(rows)), labels
+
+
+def test_many_flat_categories_are_learnt_under_groups_and_answered_flat() -> None:
+    features, labels = _flat_data(n_leaves=40, families=5)
+    model = LocalClassifiers(C=10.0).fit(features, labels)
+
+    assert list(model.classes_) == sorted(set(labels))  # the answers are the categories
+    # sqrt(40) rounded up: at most 7 groups at the root, each of at most 7 categories, and a
+    # group per family at least: the root alone would be a 40-way model otherwise.
+    assert 5 <= model.segment_lengths_[0] <= 7
+    assert model.segment_lengths_.max() <= 7
+    assert len(model.segment_lengths_) > 1
+    probabilities = model.predict_proba(features)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+    predicted = model.classes_[probabilities.argmax(axis=1)]
+    assert np.mean(predicted == np.array(labels, dtype=object)) > 0.85
+
+
+def test_a_family_of_alike_categories_is_one_group() -> None:
+    features, labels = _flat_data(n_leaves=36, families=6, rows_per_leaf=10)
+    leaf_of_row = np.searchsorted(np.array(sorted(set(labels)), dtype=object),
+                                  np.array(labels, dtype=object))
+    groups = label_tree(features, leaf_of_row, 36, seed=0)
+
+    by_family: dict[int, set[tuple[str, ...]]] = {}
+    for leaf, group in enumerate(groups):
+        by_family.setdefault(leaf % 6, set()).add(group)
+    assert all(len(found) == 1 for found in by_family.values())  # never split across groups
+    assert len(set(groups)) == 6
+
+
+def test_a_few_flat_categories_stay_one_model() -> None:
+    features, labels = _flat_data(n_leaves=10, families=2)
+    model = LocalClassifiers(C=10.0).fit(features, labels)
+    assert list(model.segment_lengths_) == [10]

@@ -12,6 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from core.data import Catalog
 from core.hierarchy import LocalClassifiers
 from core.models import (
+    FLAT_MANY_CATEGORIES,
     HIERARCHY_MIN_LEAVES,
     CompactTfidfVectorizer,
     choose_family,
@@ -50,7 +51,10 @@ def test_a_whole_pipeline_round_trips_through_skops(sample_catalog: Catalog) -> 
     (6, False, "flat"),
     (HIERARCHY_MIN_LEAVES, True, "flat"),
     (HIERARCHY_MIN_LEAVES + 1, True, "hierarchical"),
-    (500, False, "flat"),  # many flat categories: no tree to learn by
+    (FLAT_MANY_CATEGORIES, False, "flat"),
+    # Many flat categories: local models under a tree of groups the classifier builds.
+    (FLAT_MANY_CATEGORIES + 1, False, "hierarchical"),
+    (1000, False, "hierarchical"),
 ])
 def test_linear_resolves_by_the_catalog(n_leaves: int, paths: bool, family: str) -> None:
     categories = [f"Top {i % 5} > Leaf {i}" if paths else f"Leaf {i}" for i in range(n_leaves)]

@@ -245,6 +245,36 @@ def test_a_taxonomy_files_each_name_at_the_deepest_level_its_threshold_clears(
     assert 0 < trust.metrics["filed_precision_test_depth_1"] <= 1
 
 
+def test_many_flat_categories_train_under_a_tree_of_groups_and_answer_flat() -> None:
+    from core.models import FLAT_MANY_CATEGORIES
+
+    # Each category has a word of its own and shares a family word with its neighbours.
+    rng = np.random.default_rng(0)
+    words = [f"{a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "lmnrst"][:120]
+    extras = ["acero", "negro", "grande", "pack", "1/2", "10 mm", "blanco", "premium"]
+    names, categories = [], []
+    for leaf in range(FLAT_MANY_CATEGORIES + 20):
+        for n in range(6):
+            names.append(f"{words[leaf]} familia{leaf % 10} {rng.choice(extras)} {n}")
+            categories.append(f"Categoría {leaf:03d}")
+    catalog = Catalog(names=names, categories=categories, source="flat")
+
+    result = train(catalog=catalog, params=TrainParams(cv_folds=3, calibration_folds=3))
+
+    assert result.family == "hierarchical"
+    classifier = result.model[-1]
+    assert isinstance(classifier, LocalClassifiers)
+    assert list(result.model.classes_) == sorted(set(categories))
+    assert len(classifier.segment_lengths_) > 1  # the groups: not one 120-way model
+    assert "levels" not in result.metrics  # flat categories: no per-level figures
+    assert result.trust is not None
+    assert result.trust.level_thresholds is None
+    assert result.metrics["macro_f1"] > 0.9
+    answer = Classifier(result.model, name="m", version=1).predict(names[0])
+    assert answer.category == categories[0]
+    assert answer.levels is None
+
+
 def test_paths_are_trained_in_one_spelling(sample_catalog: Catalog) -> None:
     part = subsample(sample_catalog, per_category=15, seed=2)
     messy = [f"Todo>{c}" if i % 2 else f"  Todo  >  {c} " for i, c in enumerate(part.categories)]

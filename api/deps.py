@@ -38,6 +38,7 @@ class AppState:
     shadow: ShadowSampler = field(default_factory=lambda: ShadowSampler(0.0))  # rate set at start
     intake: IntakePool | None = None  # made at the first batch from the settings when not given
     review: ReviewStore = field(init=False)
+    trained_at: dict[int, float] = field(default_factory=dict)  # by version, for /metrics
 
     def __post_init__(self) -> None:
         # the same database as the jobs; every label a decision writes is counted in /metrics

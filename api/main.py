@@ -100,10 +100,16 @@ def sweep_expired_leases(state: AppState) -> SweepReport:
 
 def read_monitoring(state: AppState) -> None:
     """Read the store-wide figures /metrics reports (core.monitoring)."""
-    trained: dict[int, float] = {}
+    trained = state.trained_at  # a version's training time never changes: asked once
+    asked: list[int | None] = []  # the champion's version, asked of the registry once
+
+    def champion_version() -> int | None:
+        if not asked:
+            asked.append(state.registry.champion_version())
+        return asked[0]
 
     def champion() -> tuple[int, float] | None:
-        version = state.registry.champion_version()
+        version = champion_version()
         if version is None:
             return None
         if version not in trained:
@@ -111,7 +117,7 @@ def read_monitoring(state: AppState) -> None:
         return version, trained[version]
 
     def drift() -> tuple[dict[str, float | None], dict[str, int]]:
-        return drift_monitor(state).report(state.registry.champion_version()).gauges()
+        return drift_monitor(state).report(champion_version()).gauges()
 
     metrics.store_gauges().update(read_stores(
         settings=state.settings, store=state.store, queues=(INFERENCE_QUEUE, TRAINING_QUEUE),

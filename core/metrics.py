@@ -408,3 +408,87 @@ def store_gauges() -> StoreGauges:
     gauges = StoreGauges()
     REGISTRY.register(gauges)
     return gauges
+
+
+# -- exposition --------------------------------------------------------------------------------
+
+
+class _OneSample(Collector):
+    def __init__(self, sample: Any) -> None:
+        self.sample = sample
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.metrics_core import Metric
+
+        metric = Metric("categorizer_prefix_probe", "", "untyped")
+        metric.samples.append(self.sample._replace(value=0.0, timestamp=None, exemplar=None))
+        yield metric
+
+
+class TextExposition:
+    """`prometheus_client.generate_latest`'s text, with each series' name and labels rendered
+    once and reused: escaping every label of every line again made up most of a scrape's cost.
+
+    The prefix is rendered by prometheus-client itself (from a one-sample collector), so the
+    output is byte for byte `generate_latest`'s (tests/core/test_metrics.py checks it).
+    """
+
+    def __init__(self, registry: Any = REGISTRY, *, max_series: int = 20_000) -> None:
+        self.registry = registry
+        self.max_series = max_series  # a safety bound: the label sets are bounded anyway
+        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+
+    def _line(self, sample: Any) -> str:
+        from prometheus_client.exposition import generate_latest
+        from prometheus_client.utils import floatToGoString
+
+        key = (sample.name, tuple(sample.labels.items()))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            line = generate_latest(_OneSample(sample)).decode().splitlines()[-1]
+            prefix = line[: -len(" 0.0")] + " "
+            if len(self._prefixes) >= self.max_series:
+                self._prefixes.clear()
+            self._prefixes[key] = prefix
+        timestamp = ("" if sample.timestamp is None
+                     else f" {int(float(sample.timestamp) * 1000):d}")
+        return f"{prefix}{floatToGoString(sample.value)}{timestamp}\n"
+
+    def render(self) -> bytes:
+        from prometheus_client.openmetrics.exposition import escape_metric_name
+
+        output: list[str] = []
+        for metric in self.registry.collect():
+            name, kind = metric.name, metric.type
+            if kind == "counter":
+                name += "_total"
+            elif kind == "info":
+                name, kind = name + "_info", "gauge"
+            elif kind == "stateset":
+                kind = "gauge"
+            elif kind == "gaugehistogram":
+                kind = "histogram"
+            elif kind == "unknown":
+                kind = "untyped"
+            doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+            output.append(f"# HELP {escape_metric_name(name)} {doc}\n")
+            output.append(f"# TYPE {escape_metric_name(name)} {kind}\n")
+            extra: dict[str, list[str]] = {}
+            for sample in metric.samples:
+                for suffix in ("_created", "_gsum", "_gcount"):
+                    if sample.name == metric.name + suffix:
+                        extra.setdefault(suffix, []).append(self._line(sample))
+                        break
+                else:
+                    output.append(self._line(sample))
+            for suffix, lines in sorted(extra.items()):
+                output.append(f"# HELP {escape_metric_name(metric.name + suffix)} {doc}\n")
+                output.append(f"# TYPE {escape_metric_name(metric.name + suffix)} gauge\n")
+                output.extend(lines)
+        return "".join(output).encode("utf-8")
+
+
+@lru_cache
+def exposition() -> TextExposition:
+    """The process's /metrics text over the default registry."""
+    return TextExposition(REGISTRY)

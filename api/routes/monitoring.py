@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import StateDep, drift_monitor, get_state
 from api.schemas import DriftPublic, problems
+from core import metrics
 
 router = APIRouter(tags=["monitoring"])
 
@@ -23,7 +24,7 @@ async def prometheus_metrics(request: Request) -> Response:
     state = await get_state(request)
     if not state.settings.metrics_enabled:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "metrics are off (METRICS_ENABLED=false)")
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition().render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/monitoring/drift", response_model=DriftPublic, responses=problems(404))

@@ -158,3 +158,26 @@ def test_multiprocess_mode_sums_what_forked_children_record(tmp_path: Path) -> N
                          timeout=60, check=True).stdout
 
     assert float(out.strip()) == 6.0
+
+
+def test_the_cached_exposition_is_byte_for_byte_prometheus_clients() -> None:
+    from prometheus_client import Counter, Gauge, generate_latest
+
+    registry = CollectorRegistry()
+    counter = Counter("odd_total", 'Help with a \\ and a\nnewline.', ["what"], registry=registry)
+    counter.labels(what='quote " backslash \\ newline \n ñandú').inc(2)
+    counter.labels(what="plain").inc()
+    Gauge("plain_value", "A gauge.", registry=registry).set(1.5e-7)
+    m = metrics._build(registry)
+    m.http_child("GET", "/v1/x", 200).observe(0.004)
+    gauges = StoreGauges()
+    registry.register(gauges)
+    gauges.update(StoreReading(queues={"inference": 3}, jobs={("batch", "running"): 2},
+                               read_at=time.time()))
+    exposition = metrics.TextExposition(registry)
+
+    assert exposition.render() == generate_latest(registry)
+    counter.labels(what="plain").inc()  # cached prefixes, new values
+    m.http_child("GET", "/v1/x", 200).observe(0.2)
+    assert exposition.render() == generate_latest(registry)
+    assert b'odd_total{what="plain"} 2.0' in exposition.render()

@@ -146,9 +146,12 @@ class IntakePool:
         try:
             if self.processes <= 0:
                 return await run_in_threadpool(function, *args)
-            executor = self._pool()
+            # Submitting may start a process (the first batch, or after one died): the fork
+            # server's start and its answer are waited for, so not on the event loop.
+            executor = await run_in_threadpool(self._pool)
             try:
-                return await asyncio.wrap_future(executor.submit(function, *args))
+                future = await run_in_threadpool(executor.submit, function, *args)
+                return await asyncio.wrap_future(future)
             except BrokenProcessPool as exc:
                 self._discard(executor)
                 raise IntakeUnavailable(

@@ -10,8 +10,11 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import HTTPException
@@ -33,7 +36,7 @@ from core.jobs import JobStore
 LIMITS = IntakeLimits(max_name_length=20, max_id_length=8, chunk_size=3, max_rows=10)
 
 
-def _body(*items: dict[str, object]) -> bytes:
+def _body(*items: Any) -> bytes:
     return json.dumps({"items": list(items)}).encode()
 
 
@@ -112,6 +115,32 @@ def test_the_pool_starts_at_its_first_use_and_runs_in_another_process(pool: Inta
 
     assert pool.started
     assert pid != os.getpid()
+
+
+def test_processes_are_started_off_the_event_loop(pool: IntakePool) -> None:
+    """Submitting starts a process when there is none (the fork server's start and answer are
+    waited for): never on the thread that serves inference."""
+    submitted_on: list[int] = []
+    pool_of = pool._pool
+
+    class Spy:
+        def __init__(self, executor: ProcessPoolExecutor) -> None:
+            self.executor = executor
+
+        def submit(self, *args: object) -> Future[object]:
+            submitted_on.append(threading.get_ident())
+            return self.executor.submit(*args)  # type: ignore[arg-type]
+
+    pool._pool = lambda: Spy(pool_of())  # type: ignore[assignment,method-assign,return-value]
+
+    async def loop_and_pid() -> tuple[int, int]:
+        return threading.get_ident(), await pool.run(os.getpid)
+
+    loop_thread, pid = asyncio.run(loop_and_pid())
+
+    assert pid != os.getpid()
+    assert submitted_on
+    assert loop_thread not in submitted_on
 
 
 def test_refusals_come_back_from_the_process_as_they_were_raised(pool: IntakePool) -> None:

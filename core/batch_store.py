@@ -2,22 +2,26 @@
 
 Rows are stored a chunk per database row (the same chunks the workers process), so a
 million-row import is a few hundred inserts, and a chunk processed twice (a redelivered message)
-writes its result once: the result's primary key is the chunk.
+writes its result once: the result's primary key is the chunk. Each chunk is stored in frames
+(core/row_blob.py) so that a page of results decodes its own rows and not the whole chunk.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
+import bisect
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 import sqlalchemy as sa
 
 from core.db import chunks_table, connect, jobs_table, results_table, transaction
 from core.errors import EmptyBatch, JobNotFound
 from core.jobs import Job, JobStore, insert_job, new_job_id, now
+from core.row_blob import DECISIONS, Blob, columns_of, encode_columns, pack, result_columns
 
 
 class InputRow(NamedTuple):
@@ -71,24 +75,50 @@ class PackedChunk(NamedTuple):
 
 
 def pack_chunk(rows: list[InputRow]) -> PackedChunk:
-    return PackedChunk(len(rows), _pack(rows))
-
-
-def _pack(rows: list[Any]) -> bytes:
-    """Rows (lists or tuples) as compressed JSON arrays."""
-    return zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+    return PackedChunk(len(rows), pack(rows))
 
 
 def _unpack(blob: bytes) -> list[list[Any]]:
-    return json.loads(zlib.decompress(blob))
+    return Blob(blob).rows()
+
+
+@dataclass(frozen=True)
+class ResultIndex:
+    """A batch job's result columns end to end (`ResultColumns` with job-wide category codes)
+    and where each stored chunk starts: what a filtered or sorted page reads first."""
+
+    job_id: str
+    rows: np.ndarray  # int64 row numbers, ascending (rows not yet processed are absent)
+    confidence: np.ndarray
+    decision: np.ndarray
+    category: np.ndarray
+    categories: list[str]
+    chunk_starts: list[int]  # first row of each chunk with a result, ascending
+    chunk_ids: list[int]
+    _orders: dict[bool, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def order(self, *, descending: bool) -> np.ndarray:
+        """Positions by confidence (rows without one last, ties in input order); worked out
+        once per index."""
+        order = self._orders.get(descending)
+        if order is None:
+            key = -self.confidence if descending else self.confidence
+            order = np.argsort(np.where(np.isnan(key), np.inf, key), kind="stable")
+            self._orders[descending] = order
+        return order
 
 
 class BatchStore:
     """Batch jobs' chunks and results, beside the job records of `jobs`."""
 
+    # Finished jobs' indexes kept per process: they never change once the job has ended.
+    INDEXES_KEPT = 8
+
     def __init__(self, jobs: JobStore) -> None:
         self.jobs = jobs
         self.engine = jobs.engine
+        self._indexes: OrderedDict[str, ResultIndex] = OrderedDict()
+        self._lock = threading.Lock()
 
     def create_batch(
         self, chunks: Iterable[list[InputRow]] | Iterable[PackedChunk], *,
@@ -139,7 +169,8 @@ class BatchStore:
         try:
             with transaction(self.engine) as connection:
                 connection.execute(results_table.insert().values(
-                    job_id=job_id, idx=idx, n_rows=len(rows), rows=_pack(rows),
+                    job_id=job_id, idx=idx, n_rows=len(rows),
+                    rows=pack(rows, columns=encode_columns(result_columns(rows))),
                 ))
                 if also is not None:
                     also(connection)
@@ -183,19 +214,83 @@ class BatchStore:
             query = query.where(chunks_table.c.first_row < end)
         with connect(self.engine) as connection:
             for chunk in connection.execution_options(stream_results=True).execute(query):
-                inputs, outputs = _unpack(chunk.rows), _unpack(chunk.results)
-                for i, ((row_id, name, _), output) in enumerate(
-                    zip(inputs, outputs, strict=True)
-                ):
-                    row = chunk.first_row + i
-                    if row < offset or (end is not None and row >= end):
-                        continue
-                    result = RowResult(*output)
-                    yield ResultRow(row=row, id=row_id, name=name, category=result.category,
-                                    confidence=result.confidence, error=result.error,
-                                    decision=result.decision,
-                                    top_k=[(c, s) for c, s in result.top_k or ()],
-                                    known=result.known, filed_under=result.filed_under)
+                start = max(offset - chunk.first_row, 0)
+                stop = None if end is None else end - chunk.first_row
+                inputs = Blob(chunk.rows).rows(start, stop)
+                outputs = Blob(chunk.results).rows(start, stop)
+                for i, (row, output) in enumerate(zip(inputs, outputs, strict=True)):
+                    yield _result_row(chunk.first_row + start + i, row, output)
+
+    def rows_at(self, index: ResultIndex, rows: list[int]) -> list[ResultRow]:
+        """The result rows numbered `rows` (ascending), decoding only the frames they are in."""
+        wanted: dict[int, list[int]] = {}
+        for row in rows:
+            at = bisect.bisect_right(index.chunk_starts, row) - 1
+            wanted.setdefault(at, []).append(row)
+        found: dict[int, ResultRow] = {}
+        if not wanted:
+            return []
+        with connect(self.engine) as connection:
+            chunks = connection.execute(
+                sa.select(chunks_table.c.idx, chunks_table.c.rows,
+                          results_table.c.rows.label("results"))
+                .join(results_table, sa.and_(results_table.c.job_id == chunks_table.c.job_id,
+                                             results_table.c.idx == chunks_table.c.idx))
+                .where(chunks_table.c.job_id == index.job_id,
+                       chunks_table.c.idx.in_([index.chunk_ids[at] for at in wanted])))
+            for chunk in chunks:
+                at = index.chunk_ids.index(chunk.idx)
+                first = index.chunk_starts[at]
+                local = [row - first for row in wanted[at]]
+                inputs, outputs = Blob(chunk.rows).pick(local), Blob(chunk.results).pick(local)
+                for i in local:
+                    found[first + i] = _result_row(first + i, inputs[i], outputs[i])
+        return [found[row] for row in rows if row in found]
+
+    def result_index(self, job_id: str, *, finished: bool) -> ResultIndex:
+        """The job's result columns, read from each result chunk's column section; kept in
+        memory once the job has `finished` (its results never change after that)."""
+        with self._lock:
+            index = self._indexes.get(job_id)
+            if index is not None:
+                self._indexes.move_to_end(job_id)
+                return index
+        index = self._read_index(job_id)
+        if finished:
+            with self._lock:
+                self._indexes[job_id] = index
+                while len(self._indexes) > self.INDEXES_KEPT:
+                    self._indexes.popitem(last=False)
+        return index
+
+    def _read_index(self, job_id: str) -> ResultIndex:
+        names: dict[str, int] = {}
+        parts: list[tuple[int, int, Any]] = []
+        with connect(self.engine) as connection:
+            chunks = connection.execution_options(stream_results=True).execute(
+                sa.select(chunks_table.c.idx, chunks_table.c.first_row,
+                          results_table.c.rows.label("results"))
+                .join(results_table, sa.and_(results_table.c.job_id == chunks_table.c.job_id,
+                                             results_table.c.idx == chunks_table.c.idx))
+                .where(chunks_table.c.job_id == job_id).order_by(chunks_table.c.idx))
+            for chunk in chunks:
+                parts.append((chunk.idx, chunk.first_row, columns_of(Blob(chunk.results))))
+        if not parts:
+            return ResultIndex(job_id, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8),
+                               np.zeros(0, np.int32), [], [], [])
+        codes = []
+        for _, _, columns in parts:
+            remap = np.array([names.setdefault(c, len(names)) for c in columns.categories]
+                             + [-1], dtype=np.int32)
+            codes.append(remap[columns.category])  # -1 picks the trailing -1: no category
+        return ResultIndex(
+            job_id=job_id,
+            rows=np.concatenate([np.arange(first, first + len(c.confidence))
+                                 for _, first, c in parts]),
+            confidence=np.concatenate([c.confidence for _, _, c in parts]),
+            decision=np.concatenate([c.decision for _, _, c in parts]),
+            category=np.concatenate(codes), categories=list(names),
+            chunk_starts=[first for _, first, _ in parts], chunk_ids=[idx for idx, _, _ in parts])
 
     def decision_counts(self, job_id: str) -> dict[str, Any]:
         """How many of a batch's rows were filed, wait for review or failed, in all and per
@@ -206,17 +301,30 @@ class BatchStore:
             blobs = connection.execute(
                 sa.select(results_table.c.rows).where(results_table.c.job_id == job_id))
             for (blob,) in blobs:
-                for output in _unpack(blob):
-                    result = RowResult(*output)
-                    if result.error is not None or result.category is None:
-                        counts["errors"] += 1
-                        continue
-                    decision = "auto" if result.decision == "auto" else "review"
-                    counts[decision] += 1
-                    bucket = per_category.setdefault(result.category, {"auto": 0, "review": 0})
-                    bucket[decision] += 1
+                columns = columns_of(Blob(blob))
+                # A row in error has no category; any decision but "auto" waits for review.
+                filed = columns.category >= 0
+                auto = filed & (columns.decision == DECISIONS.index("auto"))
+                counts["errors"] += int((~filed).sum())
+                for decision, mask in (("auto", auto), ("review", filed & ~auto)):
+                    counts[decision] += int(mask.sum())
+                    for code, n in enumerate(np.bincount(columns.category[mask],
+                                                         minlength=len(columns.categories))):
+                        if n:
+                            bucket = per_category.setdefault(columns.categories[code],
+                                                             {"auto": 0, "review": 0})
+                            bucket[decision] += int(n)
         counts["per_category"] = dict(sorted(per_category.items()))
         return counts
+
+
+def _result_row(row: int, given: list[Any], output: list[Any]) -> ResultRow:
+    row_id, name, _ = given
+    result = RowResult(*output)
+    return ResultRow(row=row, id=row_id, name=name, category=result.category,
+                     confidence=result.confidence, error=result.error, decision=result.decision,
+                     top_k=[(c, s) for c, s in result.top_k or ()], known=result.known,
+                     filed_under=result.filed_under)
 
 
 def _insert_chunks(connection: sa.Connection, job_id: str,

@@ -64,7 +64,8 @@ chunks_table = sa.Table(
     sa.Column("idx", sa.Integer, primary_key=True),
     sa.Column("first_row", sa.Integer, nullable=False),
     sa.Column("n_rows", sa.Integer, nullable=False),
-    sa.Column("rows", sa.LargeBinary, nullable=False),  # zlib(JSON [[id, name, error], ...])
+    # [id, name, error] per row, in core/row_blob.py's frames
+    sa.Column("rows", sa.LargeBinary, nullable=False),
 )
 
 results_table = sa.Table(
@@ -73,8 +74,9 @@ results_table = sa.Table(
               primary_key=True),
     sa.Column("idx", sa.Integer, primary_key=True),
     sa.Column("n_rows", sa.Integer, nullable=False),
-    # zlib(JSON [[category, confidence, error, decision, top_k, known], ...]); results stored
-    # before decisions existed hold the first three only.
+    # [category, confidence, error, decision, top_k, known, filed_under] per row, in
+    # core/row_blob.py's frames with the columns filters read; results stored before decisions
+    # existed hold the first three only.
     sa.Column("rows", sa.LargeBinary, nullable=False),
 )
 

@@ -1,7 +1,9 @@
-"""One page of a batch job's results, filtered and sorted, read in one pass over its rows.
+"""One page of a batch job's results, filtered and sorted.
 
-The rows stream from the store; only the page is kept (a bounded heap when sorting by
-confidence), so a page of a million-row import costs one read and memory for the page alone.
+A stored result chunk carries its rows' confidences, decisions and categories as columns
+(core/row_blob.py): a filter or sort runs over those arrays, and only the page's own rows are
+decoded. `view_results` does the same over rows in hand, in one pass (a bounded heap when
+sorting by confidence).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from core.batch_store import BatchStore, ResultRow
+import numpy as np
+
+from core.batch_store import BatchStore, ResultIndex, ResultRow
 from core.jobs import Job
+from core.row_blob import DECISIONS
 
 Sort = Literal["row", "confidence", "-confidence"]
 
@@ -94,26 +99,73 @@ def view_results(rows: Iterable[ResultRow], query: ResultQuery) -> ResultView:
 
 def results_page(batches: BatchStore, job: Job, query: ResultQuery, *,
                  final: Callable[[Iterable[ResultRow]], Iterable[ResultRow]] | None = None,
-                 ) -> ResultView:
-    """A finished batch job's page of results.
+                 decided: Callable[[], dict[int, str]] | None = None) -> ResultView:
+    """A batch job's page of results.
 
-    An unfiltered page in input order reads only its own chunks, with the counts from the job's
-    summary; a filtered or sorted one reads every row once (see BENCHMARKS.md, "Console").
-    `final` applies what else decides a row's category (the reviewers' decisions) as rows are
-    read.
+    An unfiltered page in input order reads only its own rows, with the counts from the job's
+    summary. A filtered or sorted one reads the job's result columns (kept in memory once the
+    job has ended), picks the page's rows there and reads those alone (see BENCHMARKS.md,
+    "Console"). `final` applies what else decides a row's category (the reviewers' decisions)
+    to the rows read; `decided` gives those decisions by row, for the filters and counts.
     """
-
-    def read(offset: int = 0, limit: int | None = None) -> Iterable[ResultRow]:
-        rows = batches.iter_results(job.id, offset=offset, limit=limit)
-        return final(rows) if final is not None else rows
-
     summary = job.result or {}
     per_category = summary.get("per_category")
     if query.plain and isinstance(per_category, dict):
-        rows = list(read(query.offset, query.limit))
+        rows: Iterable[ResultRow] = batches.iter_results(job.id, offset=query.offset,
+                                                         limit=query.limit)
         categories = Counter({name: sum(counts.values())
                               for name, counts in per_category.items()})
         decisions = Counter({d: int(summary[d]) for d in ("auto", "review") if summary.get(d)})
-        return ResultView(total=job.total_rows or 0, rows=rows, categories=categories,
-                          decisions=decisions)
-    return view_results(read(), query)
+        return ResultView(total=job.total_rows or 0,
+                          rows=list(final(rows) if final is not None else rows),
+                          categories=categories, decisions=decisions)
+    index = batches.result_index(job.id, finished=job.finished_at is not None)
+    view, picked = _indexed(index, query, decided() if decided is not None else {})
+    rows = batches.rows_at(index, sorted(picked))
+    by_row = {r.row: r for r in (final(rows) if final is not None else rows)}
+    view.rows = [by_row[row] for row in picked if row in by_row]
+    return view
+
+
+def _indexed(index: ResultIndex, query: ResultQuery,
+             decided: dict[int, str]) -> tuple[ResultView, list[int]]:
+    """The query's counts and total, and the row numbers of its page, from the columns alone."""
+    categories = list(index.categories)
+    codes = {name: code for code, name in enumerate(categories)}
+    category = index.category
+    if decided:  # a reviewer's category replaces the model's
+        rows = np.fromiter(decided, dtype=np.int64, count=len(decided))
+        at = np.searchsorted(index.rows, rows)
+        present = (at < len(index.rows)) & (index.rows[np.minimum(at, len(index.rows) - 1)]
+                                            == rows)
+        new = np.array([codes.setdefault(c, len(codes)) for c in decided.values()],
+                       dtype=np.int32)
+        categories = list(codes)
+        category = category.copy()
+        category[at[present]] = new[present]
+    mask = np.ones(len(index.rows), dtype=bool)
+    if query.decision is not None:
+        code = DECISIONS.index(query.decision) if query.decision in DECISIONS[1:] else -1
+        mask &= index.decision == code
+    if query.category is not None:
+        mask &= category == codes.get(query.category, -2)
+    if query.min_confidence is not None:
+        mask &= index.confidence >= query.min_confidence  # NaN (no confidence) is never
+    if query.max_confidence is not None:
+        mask &= index.confidence <= query.max_confidence
+    filed = category[category >= 0]
+    view = ResultView(
+        total=int(mask.sum()), rows=[],
+        categories=Counter({categories[c]: int(n) for c, n in
+                            enumerate(np.bincount(filed, minlength=len(categories))) if n}),
+        decisions=Counter({name: int(n) for name, n in
+                           zip(DECISIONS, np.bincount(index.decision, minlength=len(DECISIONS)),
+                               strict=False)
+                           if n and name is not None}))
+    if query.sort == "row":
+        chosen = np.flatnonzero(mask)
+    else:
+        order = index.order(descending=query.sort == "-confidence")
+        chosen = order[mask[order]]
+    page = chosen[query.offset:query.offset + query.limit]
+    return view, [int(row) for row in index.rows[page]]

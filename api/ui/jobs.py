@@ -119,7 +119,8 @@ def _results(request: Request, job: Job) -> dict[str, Any]:
         offset=int(offset) if offset.isdigit() else 0, limit=PAGE)
     state = state_of(request)
     view = results_page(state.batches, job, query,
-                        final=lambda rows: state.review.with_decisions(job.id, rows))
+                        final=lambda rows: state.review.with_decisions(job.id, rows),
+                        decided=lambda: state.review.decided_rows(job.id, 0, job.total_rows or 0))
     filters = {k: v for k, v in {
         "decision": query.decision, "category": query.category,
         "min_confidence": params.get("min_confidence") or None,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from core import row_blob
 from core.batch_store import BatchStore, InputRow, RowResult
 from core.errors import EmptyBatch, JobNotFound
 from tests.fixtures.stores import TrackedStore, make_batch, process
@@ -95,9 +96,12 @@ def test_chunks_pending_are_those_without_a_result(
     assert batches.chunks_pending(job_id) == [0, 2]
 
 
+@pytest.mark.parametrize("frame_rows", [100, 2])
 def test_results_page_across_chunk_boundaries_in_input_order(
-    store: TrackedStore, batches: BatchStore
+    store: TrackedStore, batches: BatchStore, monkeypatch: pytest.MonkeyPatch, frame_rows: int
 ) -> None:
+    """Pages across chunks, and across the frames a chunk is stored in (core/row_blob.py)."""
+    monkeypatch.setattr(row_blob, "FRAME_ROWS", frame_rows)
     names = [f"name-{i}" for i in range(17)]
     job_id = make_batch(batches, names, size=5)  # chunks of 5, 5, 5, 2
     for idx in (3, 1, 0, 2):  # finished out of order
@@ -110,6 +114,9 @@ def test_results_page_across_chunk_boundaries_in_input_order(
             assert [r.row for r in rows] == list(range(17))[offset:end], (offset, limit)
             assert [r.name for r in rows] == names[offset:end]
     every = list(batches.iter_results(job_id))
+    index = batches.result_index(job_id, finished=False)
+    for picked in ([16, 0, 9], [4, 5, 6, 7], list(range(17)), []):
+        assert batches.rows_at(index, sorted(picked)) == [every[i] for i in sorted(picked)]
     assert [(r.id, r.category, r.confidence, r.error) for r in every[:2]] == [
         ("id-0", "cat-name-0", 0.5, None), ("id-1", "cat-name-1", 0.5, None)]
 

@@ -95,6 +95,7 @@ class ResultIndex:
     categories: list[str]
     chunk_starts: list[int]  # first row of each chunk with a result, ascending
     chunk_ids: list[int]
+    finished: bool = False  # the job has ended: its index and chunks may be kept
     _orders: dict[bool, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     def order(self, *, descending: bool) -> np.ndarray:
@@ -111,13 +112,17 @@ class ResultIndex:
 class BatchStore:
     """Batch jobs' chunks and results, beside the job records of `jobs`."""
 
-    # Finished jobs' indexes kept per process: they never change once the job has ended.
+    # Kept per process for finished jobs (their results never change once the job has ended):
+    # the indexes of a few, and their stored chunks up to a size.
     INDEXES_KEPT = 8
+    CHUNK_BYTES_KEPT = 64 * 2**20
 
     def __init__(self, jobs: JobStore) -> None:
         self.jobs = jobs
         self.engine = jobs.engine
         self._indexes: OrderedDict[str, ResultIndex] = OrderedDict()
+        self._blobs: OrderedDict[tuple[str, int], tuple[tuple[Blob, Blob], int]] = OrderedDict()
+        self._blob_bytes = 0
         self._lock = threading.Lock()
 
     def create_batch(
@@ -222,30 +227,58 @@ class BatchStore:
                     yield _result_row(chunk.first_row + start + i, row, output)
 
     def rows_at(self, index: ResultIndex, rows: list[int]) -> list[ResultRow]:
-        """The result rows numbered `rows` (ascending), decoding only the frames they are in."""
+        """The result rows numbered `rows` (ascending), decoding only the frames they are in.
+
+        A finished job's stored chunks are kept in memory as stored (compressed, a few MB per
+        100,000 rows), so paging through a sorted view reads no chunk twice.
+        """
         wanted: dict[int, list[int]] = {}
         for row in rows:
             at = bisect.bisect_right(index.chunk_starts, row) - 1
             wanted.setdefault(at, []).append(row)
+        chunks = self._chunks(index, [index.chunk_ids[at] for at in wanted])
         found: dict[int, ResultRow] = {}
-        if not wanted:
-            return []
+        for at, picked in wanted.items():
+            inputs, outputs = chunks[index.chunk_ids[at]]
+            first = index.chunk_starts[at]
+            local = [row - first for row in picked]
+            given, results = inputs.pick(local), outputs.pick(local)
+            for i in local:
+                found[first + i] = _result_row(first + i, given[i], results[i])
+        return [found[row] for row in rows if row in found]
+
+    def _chunks(self, index: ResultIndex, ids: list[int]) -> dict[int, tuple[Blob, Blob]]:
+        """Chunks `ids` of the job (input and result), from memory where kept."""
+        found: dict[int, tuple[Blob, Blob]] = {}
+        with self._lock:
+            for idx in ids:
+                kept = self._blobs.get((index.job_id, idx))
+                if kept is not None:
+                    self._blobs.move_to_end((index.job_id, idx))
+                    found[idx] = kept[0]
+        missing = [idx for idx in ids if idx not in found]
+        if not missing:
+            return found
         with connect(self.engine) as connection:
             chunks = connection.execute(
                 sa.select(chunks_table.c.idx, chunks_table.c.rows,
                           results_table.c.rows.label("results"))
                 .join(results_table, sa.and_(results_table.c.job_id == chunks_table.c.job_id,
                                              results_table.c.idx == chunks_table.c.idx))
-                .where(chunks_table.c.job_id == index.job_id,
-                       chunks_table.c.idx.in_([index.chunk_ids[at] for at in wanted])))
-            for chunk in chunks:
-                at = index.chunk_ids.index(chunk.idx)
-                first = index.chunk_starts[at]
-                local = [row - first for row in wanted[at]]
-                inputs, outputs = Blob(chunk.rows).pick(local), Blob(chunk.results).pick(local)
-                for i in local:
-                    found[first + i] = _result_row(first + i, inputs[i], outputs[i])
-        return [found[row] for row in rows if row in found]
+                .where(chunks_table.c.job_id == index.job_id, chunks_table.c.idx.in_(missing)))
+            read = [(chunk.idx, Blob(chunk.rows), Blob(chunk.results),
+                     len(chunk.rows) + len(chunk.results)) for chunk in chunks]
+        for idx, inputs, outputs, _ in read:
+            found[idx] = (inputs, outputs)
+        if index.finished:
+            with self._lock:
+                for idx, inputs, outputs, size in read:
+                    self._blobs[(index.job_id, idx)] = ((inputs, outputs), size)
+                    self._blob_bytes += size
+                while self._blob_bytes > self.CHUNK_BYTES_KEPT and self._blobs:
+                    _, (_, size) = self._blobs.popitem(last=False)
+                    self._blob_bytes -= size
+        return found
 
     def result_index(self, job_id: str, *, finished: bool) -> ResultIndex:
         """The job's result columns, read from each result chunk's column section; kept in
@@ -255,7 +288,7 @@ class BatchStore:
             if index is not None:
                 self._indexes.move_to_end(job_id)
                 return index
-        index = self._read_index(job_id)
+        index = self._read_index(job_id, finished=finished)
         if finished:
             with self._lock:
                 self._indexes[job_id] = index
@@ -263,7 +296,7 @@ class BatchStore:
                     self._indexes.popitem(last=False)
         return index
 
-    def _read_index(self, job_id: str) -> ResultIndex:
+    def _read_index(self, job_id: str, *, finished: bool) -> ResultIndex:
         names: dict[str, int] = {}
         parts: list[tuple[int, int, Any]] = []
         with connect(self.engine) as connection:
@@ -277,7 +310,7 @@ class BatchStore:
                 parts.append((chunk.idx, chunk.first_row, columns_of(Blob(chunk.results))))
         if not parts:
             return ResultIndex(job_id, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8),
-                               np.zeros(0, np.int32), [], [], [])
+                               np.zeros(0, np.int32), [], [], [], finished)
         codes = []
         for _, _, columns in parts:
             remap = np.array([names.setdefault(c, len(names)) for c in columns.categories]
@@ -290,7 +323,8 @@ class BatchStore:
             confidence=np.concatenate([c.confidence for _, _, c in parts]),
             decision=np.concatenate([c.decision for _, _, c in parts]),
             category=np.concatenate(codes), categories=list(names),
-            chunk_starts=[first for _, first, _ in parts], chunk_ids=[idx for idx, _, _ in parts])
+            chunk_starts=[first for _, first, _ in parts], chunk_ids=[idx for idx, _, _ in parts],
+            finished=finished)
 
     def decision_counts(self, job_id: str) -> dict[str, Any]:
         """How many of a batch's rows were filed, wait for review or failed, in all and per

@@ -3,14 +3,14 @@
 A chunk holds thousands of rows; a page of results wants a hundred of them, and a page sorted
 by confidence wants a hundred scattered over every chunk. So a blob is a header, an optional
 column section (a result chunk's confidences, decisions and categories, read by filters and
-sorts without decoding a row), then frames of `FRAME_ROWS` rows, each zlib-compressed on its
-own, one JSON array per line. Reading a row decompresses its frame (about 10 kB) and parses
-its line alone.
+sorts without decoding a row), then frames of `FRAME_ROWS` rows, each a JSON array of rows
+compressed on its own. Reading a row decodes its frame alone (2-4 kB of JSON). A frame is
+encoded whole, not a row at a time: per-row encoding would double the cost of writing a chunk.
 
     header   b"CBR2", rows, rows per frame, frames          (4 x 4 bytes, little-endian)
     ends     uint32 per frame: where it ends, from the start of the frames
     columns  uint32 length, then that many bytes (empty for input chunks)
-    frames   zlib(b"\\n".join(row JSON))
+    frames   zlib(JSON [[...], [...], ...])
 
 Blobs written before this format (zlib of one JSON array of rows) read back as they were.
 """
@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-FRAME_ROWS = 100
+FRAME_ROWS = 32
 MAGIC = b"CBR2"
 _HEAD = struct.Struct("<4sIII")
 _LENGTH = struct.Struct("<I")
 
-# One encoder for every row: `json.dumps` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 # A result row's decision as a column: what the filters compare.
@@ -39,11 +38,10 @@ DECISIONS: tuple[str | None, ...] = (None, "auto", "review")
 
 
 def pack(rows: Sequence[Any], *, columns: bytes = b"") -> bytes:
-    """`rows` (lists or tuples of JSON values) as one blob; JSON never holds a raw newline."""
-    encode = _ENCODER.encode
-    lines = [encode(row).encode() for row in rows]
-    frames = [zlib.compress(b"\n".join(lines[i:i + FRAME_ROWS]), 1)
-              for i in range(0, len(lines), FRAME_ROWS)]
+    """`rows` (lists or tuples of JSON values) as one blob."""
+    encode, size = _ENCODER.encode, FRAME_ROWS
+    frames = [zlib.compress(encode(rows[i:i + size]).encode(), 1)
+              for i in range(0, len(rows), size)]
     ends, end = [], 0
     for frame in frames:
         end += len(frame)
@@ -85,25 +83,27 @@ class Blob:
         size = self._frame_rows
         out: list[list[Any]] = []
         for f in range(start // size, (stop - 1) // size + 1):
-            text = zlib.decompress(self._frames[f])
-            rows = json.loads(b"[" + text.replace(b"\n", b",") + b"]")
-            out.extend(rows[max(start - f * size, 0):stop - f * size])
+            out.extend(self._frame(f)[max(start - f * size, 0):stop - f * size])
         return out
 
     def pick(self, indexes: Iterable[int]) -> dict[int, list[Any]]:
-        """The rows at `indexes` (local), each frame decompressed once and each line parsed
-        alone: a page sorted by confidence picks rows from everywhere."""
+        """The rows at `indexes` (local), each frame decoded once: a page sorted by confidence
+        picks rows from everywhere."""
         if self._legacy is not None:
             return {i: self._legacy[i] for i in indexes}
         size = self._frame_rows
-        lines: dict[int, list[bytes]] = {}
+        frames: dict[int, list[list[Any]]] = {}
         out: dict[int, list[Any]] = {}
         for i in indexes:
             f = i // size
-            if f not in lines:
-                lines[f] = zlib.decompress(self._frames[f]).split(b"\n")
-            out[i] = json.loads(lines[f][i - f * size])
+            if f not in frames:
+                frames[f] = self._frame(f)
+            out[i] = frames[f][i - f * size]
         return out
+
+    def _frame(self, f: int) -> list[list[Any]]:
+        rows: list[list[Any]] = json.loads(zlib.decompress(self._frames[f]))
+        return rows
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ SPANISH = {
     "%(done)s of %(total)s rows": "%(done)s de %(total)s filas",
     "%(rate)s rows/s": "%(rate)s filas/s",
     "The job failed: %(error)s": "El trabajo falló: %(error)s",
-    "The job was cancelled.": "El trabajo fue cancelado.",
+    "An admin cancelled the job before it ended: it has no results.":
+        "Un administrador canceló el trabajo antes de que terminara: no tiene resultados.",
     "Results": "Resultados",
     "Download CSV": "Descargar CSV",
     "Decision": "Decisión",

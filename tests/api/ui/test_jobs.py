@@ -95,6 +95,19 @@ def test_a_failed_job_says_why(api_client: TestClient, job_store: JobStore) -> N
     assert "results-table" not in page
 
 
+def test_a_cancelled_job_says_who_stopped_it(api_client: TestClient,
+                                            job_store: JobStore) -> None:
+    job, _ = BatchStore(job_store).create_batch([[InputRow(id=None, name="taladro")]])
+    job_store.cancel(job.id)
+
+    page = api_client.get(f"/ui/jobs/{job.id}").text
+    spanish = api_client.get(f"/ui/jobs/{job.id}", headers={"Accept-Language": "es"}).text
+
+    assert "An admin cancelled the job before it ended: it has no results." in page
+    assert "Un administrador canceló el trabajo antes de que terminara" in spanish
+    assert "results-table" not in page
+
+
 def test_an_unknown_job_is_a_404_page(api_client: TestClient) -> None:
     response = api_client.get("/ui/jobs/nope")
 

@@ -13,15 +13,19 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
 import sqlalchemy as sa
 
 from core.db import chunks_table, connect, jobs_table, results_table, transaction
 from core.errors import EmptyBatch, JobNotFound
 from core.jobs import Job, JobStore, insert_job, new_job_id, now
 from core.row_blob import DECISIONS, Blob, columns_of, encode_columns, pack, result_columns
+
+if TYPE_CHECKING:
+    # Imported where it is used: intake processes (api/intake.py) pack rows with this module
+    # and never load numpy.
+    import numpy as np
 
 
 class InputRow(NamedTuple):
@@ -101,6 +105,8 @@ class ResultIndex:
     def order(self, *, descending: bool) -> np.ndarray:
         """Positions by confidence (rows without one last, ties in input order); worked out
         once per index."""
+        import numpy as np
+
         order = self._orders.get(descending)
         if order is None:
             key = -self.confidence if descending else self.confidence
@@ -297,6 +303,8 @@ class BatchStore:
         return index
 
     def _read_index(self, job_id: str, *, finished: bool) -> ResultIndex:
+        import numpy as np
+
         names: dict[str, int] = {}
         parts: list[tuple[int, int, Any]] = []
         with connect(self.engine) as connection:
@@ -329,6 +337,8 @@ class BatchStore:
     def decision_counts(self, job_id: str) -> dict[str, Any]:
         """How many of a batch's rows were filed, wait for review or failed, in all and per
         category (read from the stored results alone)."""
+        import numpy as np
+
         counts: dict[str, Any] = {"auto": 0, "review": 0, "errors": 0, "per_category": {}}
         per_category: dict[str, dict[str, int]] = counts["per_category"]
         with transaction(self.engine) as connection:

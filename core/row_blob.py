@@ -22,9 +22,10 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where columns are made: intake processes never load it
+    import numpy as np
 
 FRAME_ROWS = 32
 MAGIC = b"CBR2"
@@ -118,6 +119,8 @@ class ResultColumns:
 
 def result_columns(rows: Sequence[Sequence[Any]]) -> ResultColumns:
     """The columns of result rows ([category, confidence, error, decision, ...])."""
+    import numpy as np
+
     names: dict[str, int] = {}
     code = names.setdefault
     category = np.array([-1 if r[0] is None else code(r[0], len(names)) for r in rows],
@@ -137,6 +140,8 @@ def encode_columns(columns: ResultColumns) -> bytes:
 
 
 def decode_columns(packed: bytes, n_rows: int) -> ResultColumns:
+    import numpy as np
+
     data = zlib.decompress(packed)
     (length,) = _LENGTH.unpack_from(data)
     at = _LENGTH.size + length

@@ -5,9 +5,11 @@
     python scripts/run.py worker-inference   # only one worker, in the foreground
 
 Before anything starts it checks that the port is free and, with REDIS_URL set, that Redis
-answers; if the registry has no champion it trains one from the bundled sample catalog. Each
-child runs in its own process group and its output is shown line by line, prefixed with its
-name. Ctrl-C (or SIGTERM, SIGHUP) stops every child, waiting for each, then killing what is left.
+answers; if the registry has no champion it trains one from the bundled sample catalog. The
+processes run under honcho's process manager: each in its own process group, its output shown
+line by line, prefixed with its name. Ctrl-C (or SIGTERM, SIGHUP) stops every one, waiting for
+each, then killing what is left. A process that exits on its own is named with its exit code,
+the others are stopped and the launcher exits 1; nothing is restarted.
 
 The commands below are the only definition of how the service is run: docker-compose.yml and
 the Dockerfiles run the same ones (tests/deploy checks that they do).
@@ -21,20 +23,24 @@ import errno
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
+
+from honcho import manager as honcho_manager
+from honcho.manager import Manager
+from honcho.printer import Message, Printer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -174,7 +180,7 @@ def redis_problem(url: str) -> str | None:
 # -- output ------------------------------------------------------------------------------------
 
 class Console:
-    """Prefixed lines from every process, plus a one-line live status while training."""
+    """Prefixed lines from every process, each name in a colour of its own on a terminal."""
 
     WIDTH = 17
     COLORS = {"run": "1", "train": "35", "api": "36", "worker-training": "33",
@@ -184,17 +190,13 @@ class Console:
         self.stream = stream
         self.tty = stream.isatty() and os.environ.get("NO_COLOR") is None
         self.lock = threading.Lock()
-        self.status = ""
 
     def line(self, name: str, text: str) -> None:
         label = f"{name:<{self.WIDTH}}|"
         if self.tty:
             label = f"\x1b[{self.COLORS.get(name, '0')}m{label}\x1b[0m"
         with self.lock:
-            clear = "\r\x1b[K" if self.tty and self.status else ""
-            self.stream.write(f"{clear}{label} {text.rstrip()}\n")
-            if self.tty and self.status:
-                self.stream.write(self.status)
+            self.stream.write(f"{label} {text.rstrip()}\n")
             self.stream.flush()
 
     def say(self, text: str) -> None:
@@ -207,131 +209,166 @@ class Console:
             self.stream.write(text + "\n")
             self.stream.flush()
 
-    def set_status(self, text: str) -> None:
-        """Redraw the live status line (terminals only; logs get periodic lines instead)."""
-        if not self.tty:
-            return
-        with self.lock:
-            self.status = text
-            self.stream.write(f"\r\x1b[K{text}")
-            self.stream.flush()
-
-    def clear_status(self) -> None:
-        if self.tty and self.status:
-            with self.lock:
-                self.status = ""
-                self.stream.write("\r\x1b[K")
-                self.stream.flush()
-
 
 # -- processes ---------------------------------------------------------------------------------
+#
+# honcho's Manager runs the processes: each in a session of its own (the terminal's Ctrl-C
+# reaches only this launcher, and a signal to a group also reaches a worker's pool), its output
+# passed on line by line; when one exits, or on SIGINT or SIGTERM, it sends SIGTERM to every
+# other group and SIGKILL to what is left KILL_WAIT seconds later. This launcher reads what it
+# needs from the lines on their way to the console (Watch) and adds its own rule: a process that
+# exits on its own is named with its exit code, the rest are stopped, and nothing is restarted.
 
-@dataclass
-class Child:
-    """One process we started, in a process group of its own, its output shown with its name."""
-
-    name: str
-    argv: list[str]
-    console: Console
-    env: dict[str, str]
-    on_line: Callable[[str], None] | None = None
-    ready_line: re.Pattern[str] | None = None
-    process: subprocess.Popen[str] | None = None
-    reader: threading.Thread | None = None
-    ready: threading.Event = field(default_factory=threading.Event)
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=30))
-
-    def start(self) -> Child:
-        # A session of its own: the terminal's Ctrl-C reaches only us, and we stop the children
-        # in order; killing the group also reaches a worker's pool processes.
-        self.process = subprocess.Popen(
-            self.argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
-            start_new_session=True,
-        )
-        self.reader = threading.Thread(target=self._pump, name=f"read-{self.name}", daemon=True)
-        self.reader.start()
-        return self
-
-    def _pump(self) -> None:
-        assert self.process is not None
-        assert self.process.stdout is not None
-        for text in self.process.stdout:
-            self.console.line(self.name, text)
-            self.tail.append(text)
-            if self.ready_line is not None and self.ready_line.search(text):
-                self.ready.set()
-            if self.on_line is not None:
-                self.on_line(text)
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def _signal_group(self, signum: int) -> bool:
-        """Signal the whole group; False when no process of it is left."""
-        try:
-            os.killpg(self.pid, signum)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # the group id was reused by someone else's process
-            return False
-        return True
-
-    def terminate(self) -> None:
-        """Ask the leader to stop; it stops its own pool or workers."""
-        if self.exit_code() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-
-    def finished(self) -> bool:
-        """The leader has exited and no process of its group is left."""
-        return self.exit_code() is not None and not self._signal_group(0)
-
-    def kill(self, timeout: float = 5.0) -> None:
-        """SIGKILL whatever is left of the group and wait (a little) for it to be gone."""
-        if not self._signal_group(signal.SIGKILL):
-            return
-        if self.process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while self._signal_group(0) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        if self.reader is not None:
-            self.reader.join(timeout=2)
-        if self.process is not None and self.process.stdout is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdout.close()
+SYSTEM = "system"  # the name honcho gives its own lines
+STARTED = re.compile(r"^(?P<name>\S+) started \(pid=(?P<pid>\d+)\)$")
+STOPPED = re.compile(r"^(?P<name>\S+) stopped \(rc=(?P<code>-?\d+)\)$")
+SIGNALLED = re.compile(r"^(?P<signal>SIG[A-Z]+) received$")
 
 
-def stop_all(children: Sequence[Child], console: Console,
-             grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM each leader, wait up to `grace` for every group to empty, then SIGKILL the rest."""
-    alive = [c for c in children if c.process is not None and not c.finished()]
-    if alive:
-        console.say("stopping " + ", ".join(f"{c.name} (pid {c.pid})" for c in alive) + "...")
-    for child in alive:
-        child.terminate()
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and not all(c.finished() for c in alive):
-        time.sleep(0.1)
-    for child in alive:
-        if not child.finished():
-            console.say(f"{child.name} did not stop within {grace:.0f}s: killing it")
-        child.kill()
-    for child in children:
-        child.close()
+def shell_command(argv: Sequence[str]) -> str:
+    """honcho runs a command through the shell; `exec` makes the command itself the process
+    honcho watches and signals, with the pid that the banner shows."""
+    return "exec " + shlex.join(resolve(argv))
+
+
+class Watch(Printer):
+    """honcho's printer for this launcher: every line goes to the console under its process's
+    name, and on the way it notes each process's pid, its ready line and last lines, and the
+    first thing that ended the run: a signal, a process's own exit, or the launcher's `fail`."""
+
+    def __init__(self, console: Console,
+                 ready_lines: dict[str, re.Pattern[str]] | None = None) -> None:
+        super().__init__(output=console.stream)
+        self.console = console
+        self.ready_lines = ready_lines or {}
+        self.ready = {name: threading.Event() for name in self.ready_lines}
+        self.pids: dict[str, int] = {}
+        self.tails: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=30))
+        self.stopping = threading.Event()
+        self.serving = False  # the banner is out: an exit from now on is told as the README says
+        self.stopped: set[str] = set()
+        self.first_exit: tuple[str, int] | None = None
+        self.signal_name = ""
+        self.failure = ""
+        self.lock = threading.Lock()
+
+    def write(self, message: Message) -> None:
+        data = message.data
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        for line in text.splitlines():
+            if message.name == SYSTEM:
+                self.console.line("run", line)
+                self._note(line)
+            else:
+                self.console.line(message.name, line)
+                self.tails[message.name].append(line)
+                ready = self.ready_lines.get(message.name)
+                if ready is not None and ready.search(line):
+                    self.ready[message.name].set()
+
+    def _note(self, line: str) -> None:
+        if found := STARTED.match(line):
+            self.pids[found["name"]] = int(found["pid"])
+        elif found := STOPPED.match(line):
+            self.stopped.add(found["name"])
+            self.exited(found["name"], int(found["code"]))
+        elif found := SIGNALLED.match(line):
+            self.signalled(found["signal"])
+
+    def _first(self) -> bool:
+        """True for the first reason to stop, which is the one the run ends with."""
+        with self.lock:
+            first = not self.stopping.is_set()
+            self.stopping.set()
+        return first
+
+    def exited(self, name: str, code: int) -> None:
+        if self._first():
+            self.first_exit = (name, code)
+            if self.serving:
+                self.console.say(f"{name} (pid {self.pids.get(name, '?')}) exited with code "
+                                 f"{code}; stopping the others")
+
+    def signalled(self, signal_name: str) -> None:
+        if self._first():
+            self.signal_name = signal_name
+            self.console.say(f"{signal_name}: stopping")
+
+    def fail(self, reason: str) -> None:
+        if self._first():
+            self.failure = reason
+
+
+def exited_unreaped(pid: int) -> bool:
+    """The process has exited but honcho has not collected it yet (Linux; False elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def release_orphans(watch: Watch) -> None:
+    """Kill what is left of the group of a process that has exited.
+
+    honcho reports an exit once the process's output closes; a worker's pool processes keep
+    it open after the worker itself dies. Killing them lets the exit be seen at once.
+    """
+    for name, pid in list(watch.pids.items()):
+        if name not in watch.stopped and exited_unreaped(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def run_processes(commands: dict[str, str], envs: dict[str, dict[str, str]], watch: Watch, *,
+                  while_running: Callable[[Any], None] | None = None,
+                  grace: float = STOP_GRACE_SECONDS) -> None:
+    """Run the commands under one honcho Manager until every one has stopped.
+
+    `while_running(manager)` runs on a thread of its own while they run (the readiness check).
+    SIGHUP stops them like SIGINT and SIGTERM; this process's own signal handlers are put back
+    afterwards. Whatever has not stopped `grace` seconds after the first reason to stop is killed.
+    """
+    honcho_manager.KILL_WAIT = grace  # honcho's wait between SIGTERM and SIGKILL
+    manager = Manager(printer=watch)
+    for name, command in commands.items():
+        manager.add_process(name, command, env=envs[name], cwd=str(ROOT))
+    done = threading.Event()
+
+    def oversee() -> None:
+        if while_running is not None:
+            while_running(manager)
+        # honcho kills only once some process has stopped; this also covers a signal that no
+        # process obeys.
+        while not watch.stopping.wait(0.5):
+            if done.is_set():
+                return
+            release_orphans(watch)
+        deadline = time.monotonic() + grace + 1
+        while not done.wait(0.5):
+            release_orphans(watch)
+            if time.monotonic() > deadline:
+                manager.kill()
+
+    def hang_up(signum: int, frame: Any) -> None:
+        watch.signalled("SIGHUP")
+        manager.terminate()
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGHUP, hang_up)
+    overseer = threading.Thread(target=oversee, name="oversee", daemon=True)
+    overseer.start()
+    try:
+        manager.loop()  # installs honcho's SIGINT and SIGTERM handlers
+    finally:
+        done.set()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    overseer.join(timeout=5)
 
 
 class StopRequested:
-    """Set by SIGINT, SIGTERM or SIGHUP; the main loop notices and stops the children."""
+    """Set by SIGINT, SIGTERM or SIGHUP between the runs of processes (the checks, the banner)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
@@ -345,15 +382,8 @@ class StopRequested:
         self.signal_name = signal.Signals(signum).name
         self.event.set()
 
-    def wait(self, seconds: float) -> bool:
-        return self.event.wait(seconds)
-
     def __bool__(self) -> bool:
         return self.event.is_set()
-
-
-def died(children: Sequence[Child]) -> Child | None:
-    return next((c for c in children if c.exit_code() is not None), None)
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -436,43 +466,20 @@ def champion_version(plan: Plan) -> int | None:
                           f"({exc.__class__.__name__}: {exc}); check MLFLOW_TRACKING_URI") from None
 
 
-def train_first_champion(plan: Plan, console: Console, stop: StopRequested) -> bool:
+def train_first_champion(plan: Plan, console: Console) -> bool:
     """Train and register a champion from the sample catalog; False if stopped by a signal."""
     from core.data import SAMPLE_CATALOG
 
     jobs = max(1, min(4, os.cpu_count() or 1))
     console.say(f"no champion model yet: training one from the bundled sample catalog\n"
                 f"  ({SAMPLE_CATALOG.relative_to(ROOT)}; takes a minute or so, once)")
-    stage = ["starting"]
-
-    def on_line(text: str) -> None:
-        found = re.search(r"\]\s+(.+?)\.\.\.$", text.strip())
-        if found:
-            stage[0] = found.group(1)
-
-    trainer = Child("train", resolve(train_command(SAMPLE_CATALOG, jobs)), console, plan.env,
-                    on_line=on_line).start()
     started = time.monotonic()
-    spinner = "|/-\\"
-    last_note = started
-    tick = 0
-    try:
-        while trainer.exit_code() is None:
-            if stop.wait(0.2):
-                console.clear_status()
-                stop_all([trainer], console)
-                return False
-            tick += 1
-            elapsed = time.monotonic() - started
-            console.set_status(f"  training the first champion {spinner[tick % 4]} "
-                               f"{stage[0]} ({elapsed:.0f}s)")
-            if not console.tty and time.monotonic() - last_note >= 20:
-                console.say(f"training: still {stage[0]} ({elapsed:.0f}s)")
-                last_note = time.monotonic()
-    finally:
-        console.clear_status()
-        trainer.close()
-    code = trainer.exit_code()
+    watch = Watch(console)
+    run_processes({"train": shell_command(train_command(SAMPLE_CATALOG, jobs))},
+                  {"train": plan.env}, watch)
+    if watch.signal_name:
+        return False
+    code = watch.first_exit[1] if watch.first_exit is not None else None
     if code != 0:
         raise LaunchError(f"training the first champion failed (exit code {code}); "
                           "see the train lines above")
@@ -480,9 +487,9 @@ def train_first_champion(plan: Plan, console: Console, stop: StopRequested) -> b
     return True
 
 
-def wait_until_ready(plan: Plan, children: Sequence[Child], stop: StopRequested,
-                     timeout: float, *, need_model: bool = True) -> bool:
-    """Wait for every ready line and a 200 from /ready; False if stopped by a signal.
+def wait_until_ready(plan: Plan, watch: Watch, timeout: float, *,
+                     need_model: bool = True) -> bool:
+    """Wait for every ready line and a 200 from /ready; False if the run stops meanwhile.
 
     Without `need_model` (no champion, and told not to train one) a /ready that lacks only
     the model will do.
@@ -490,10 +497,7 @@ def wait_until_ready(plan: Plan, children: Sequence[Child], stop: StopRequested,
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
-        dead = died(children)
-        if dead is not None:
-            raise LaunchError(start_failure(plan, dead))
-        if all(c.ready.is_set() for c in children):
+        if all(event.is_set() for event in watch.ready.values()):
             try:
                 with urllib.request.urlopen(f"{plan.base_url}/ready", timeout=3) as answer:
                     if answer.status == 200:
@@ -507,26 +511,26 @@ def wait_until_ready(plan: Plan, children: Sequence[Child], stop: StopRequested,
                         return True
             except OSError as exc:
                 last = f"{exc.__class__.__name__}: {exc}"
-        if stop.wait(0.5):
+        if watch.stopping.wait(0.5):
             return False
-    waiting = [c.name for c in children if not c.ready.is_set()]
+    waiting = [name for name, event in watch.ready.items() if not event.is_set()]
     raise LaunchError(f"not ready after {timeout:.0f}s; "
                       + (f"still starting: {', '.join(waiting)}" if waiting
                          else f"/ready answers: {last}"))
 
 
-def start_failure(plan: Plan, child: Child) -> str:
-    """Why a child died while starting, in one line."""
-    if child.name == "api" and any("address already in use" in line for line in child.tail):
+def start_failure(plan: Plan, watch: Watch) -> str:
+    """Why a process exited while the service started, in one line."""
+    name, code = watch.first_exit or ("a process", None)
+    if name == "api" and any("address already in use" in line for line in watch.tails[name]):
         other = free_port_after(plan.host, plan.port) or plan.port + 1
         return (f"port {plan.port} on {plan.host} was taken by another process while the "
                 f"service started{port_holder(plan.port)}; choose another port: "
                 f"PORT={other} make run")
-    return (f"{child.name} exited with code {child.exit_code()} while starting; "
-            "see its lines above")
+    return f"{name} exited with code {code} while starting; see its lines above"
 
 
-def banner(plan: Plan, children: Sequence[Child], champion: int | None,
+def banner(plan: Plan, pids: dict[str, int], champion: int | None,
            metrics_ports: dict[str, int] | None = None) -> str:
     from core.config import PLACEHOLDER_KEYS
 
@@ -537,7 +541,7 @@ def banner(plan: Plan, children: Sequence[Child], champion: int | None,
              if key in PLACEHOLDER_KEYS else "X-API-Key: the value of ADMIN_API_KEY")
     broker = (f"Redis at {redacted(settings.redis_url)}" if settings.redis_url
               else f"embedded (filesystem) at {settings.broker_dir}")
-    pids = ", ".join(f"{c.name} pid {c.pid}" for c in children)
+    processes = ", ".join(f"{name} pid {pid}" for name, pid in pids.items())
     body = '{"product_list": ' + ", ".join(f'"{n}"' for n in EXAMPLE_NAMES).join("[]") + "}"
     url = plan.base_url
     listening = f" (listening on {plan.host})" if url_host(plan.host) != plan.host else ""
@@ -557,7 +561,7 @@ def banner(plan: Plan, children: Sequence[Child], champion: int | None,
             f"http://{url_host(settings.worker_metrics_host)}:{port}/metrics ({name})"
             for name, port in metrics_ports.items())] if metrics_ports else
           ["  metrics    off (METRICS_ENABLED=false)"] if not settings.metrics_enabled else []),
-        f"  processes  {pids}",
+        f"  processes  {processes}",
         "",
         "try it:",
         f"  curl -s -X POST {url}/v1/categorizer/inference "
@@ -573,39 +577,48 @@ def run_all(plan: Plan, args: argparse.Namespace, console: Console, stop: StopRe
         console.say(f"stopped ({stop.signal_name}) before anything started")
         return 0
     if champion is None and not args.no_train:
-        if not train_first_champion(plan, console, stop):
-            console.say(f"stopped ({stop.signal_name}) before anything else started")
+        if not train_first_champion(plan, console):
+            console.say("stopped before anything else started")
             return 0
         champion = champion_version(plan)
     elif champion is not None:
         console.say(f"champion is v{champion}")
-
-    children: list[Child] = []
-    ports = worker_metrics_ports(plan)
-    try:
-        for name, argv in service_commands(plan.host, plan.port).items():
-            env = ({**plan.env, "WORKER_METRICS_PORT": str(ports[name])} if name in ports
-                   else plan.env)
-            child = Child(name, resolve(argv), console, env, ready_line=READY_LINES[name])
-            children.append(child.start())
-            console.say(f"started {name} (pid {child.pid}): {' '.join(argv)}")
-        if not wait_until_ready(plan, children, stop, args.ready_timeout,
-                                need_model=champion is not None):
-            console.say(f"stopped ({stop.signal_name}) while starting")
-            return 0
-        console.block(banner(plan, children, champion, ports))
-        while not stop.wait(0.5):
-            dead = died(children)
-            if dead is not None:
-                console.say(f"{dead.name} (pid {dead.pid}) exited with code {dead.exit_code()}; "
-                            "stopping the others")
-                return 1
-        console.say(f"{stop.signal_name}: stopping")
+    if stop:
+        console.say(f"stopped ({stop.signal_name}) before anything else started")
         return 0
-    finally:
-        stop_all(children, console)
-        if children:
-            console.say("every process stopped")
+
+    ports = worker_metrics_ports(plan)
+    commands = service_commands(plan.host, plan.port)
+    envs = {name: ({**plan.env, "WORKER_METRICS_PORT": str(ports[name])} if name in ports
+                   else plan.env) for name in commands}
+    for name, argv in commands.items():
+        console.say(f"starting {name}: {' '.join(argv)}")
+    watch = Watch(console, READY_LINES)
+
+    def serve(manager: Any) -> None:
+        try:
+            if not wait_until_ready(plan, watch, args.ready_timeout,
+                                    need_model=champion is not None):
+                return
+        except LaunchError as exc:
+            watch.fail(str(exc))
+            manager.terminate()
+            return
+        watch.serving = True
+        console.block(banner(plan, watch.pids, champion, ports))
+
+    run_processes({name: shell_command(argv) for name, argv in commands.items()}, envs, watch,
+                  while_running=serve)
+    console.say("every process stopped")
+    if watch.failure:
+        raise LaunchError(watch.failure)
+    if watch.signal_name:
+        if not watch.serving:
+            console.say(f"stopped ({watch.signal_name}) while starting")
+        return 0
+    if not watch.serving:
+        raise LaunchError(start_failure(plan, watch))
+    return 1  # a process exited on its own: said above, and not restarted (README)
 
 
 def run_one(plan: Plan, service: str) -> NoReturn:
@@ -641,7 +654,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_one(plan, args.service)
         return run_all(plan, args, console, stop)
     except LaunchError as exc:
-        console.clear_status()
         print(f"make run: {exc}", file=sys.stderr)
         return 1
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shlex
 import signal
 import socket
@@ -128,23 +130,58 @@ child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
 print(child.pid, flush=True)
 time.sleep(300)
 """
+QUITS = "import sys, time; time.sleep(1); print('bye', flush=True); sys.exit(3)"
 
 
-def test_a_child_that_ignores_sigterm_is_killed_with_its_whole_group(launcher: ModuleType) -> None:
-    console = launcher.Console()
-    child = launcher.Child("stubborn", [sys.executable, "-c", STUBBORN], console,
-                           isolated_env()).start()
-    deadline = time.monotonic() + 30
-    while not child.tail and time.monotonic() < deadline:
-        time.sleep(0.05)
-    grandchild = int(child.tail[0])
+def _python(code: str) -> str:
+    return f"exec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+def test_a_process_that_exits_is_named_and_the_rest_are_stopped_even_if_stubborn(
+    launcher: ModuleType,
+) -> None:
+    output = io.StringIO()
+    watch = launcher.Watch(launcher.Console(output))
+    watch.serving = True  # as after the banner: the exit is told the README's way
+    env = isolated_env()
 
     started = time.monotonic()
-    launcher.stop_all([child], console, grace=1.0)
+    launcher.run_processes({"stubborn": _python(STUBBORN), "quits": _python(QUITS)},
+                           {"stubborn": env, "quits": env}, watch, grace=1.0)
 
-    assert time.monotonic() - started < 10
-    assert child.exit_code() == -signal.SIGKILL
-    assert _gone([grandchild]) == []
+    assert time.monotonic() - started < 20
+    assert watch.first_exit == ("quits", 3)
+    assert not watch.signal_name
+    assert set(watch.pids) == {"stubborn", "quits"}
+    out = output.getvalue()
+    assert f"quits (pid {watch.pids['quits']}) exited with code 3; stopping the others" in out
+    assert "quits            | bye" in out  # each line shown under its process's name
+    grandchild = int(watch.tails["stubborn"][0])
+    assert _gone([watch.pids["stubborn"], grandchild]) == []
+
+
+def test_a_signal_stops_every_process_and_is_not_taken_for_an_exit(launcher: ModuleType) -> None:
+    output = io.StringIO()
+    watch = launcher.Watch(launcher.Console(output))
+    sleeper = _python("import time; print('up', flush=True); time.sleep(300)")
+    handler = signal.getsignal(signal.SIGHUP)
+
+    def hang_up(manager: object) -> None:
+        deadline = time.monotonic() + 30
+        while len(watch.tails) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGHUP)
+
+    launcher.run_processes({"one": sleeper, "two": sleeper}, {"one": isolated_env(),
+                           "two": isolated_env()}, watch, while_running=hang_up, grace=5.0)
+
+    assert watch.signal_name == "SIGHUP"
+    assert watch.first_exit is None
+    assert _gone(list(watch.pids.values())) == []
+    assert signal.getsignal(signal.SIGHUP) is handler  # the test process's handler is back
+    out = output.getvalue()
+    assert "SIGHUP: stopping" in out
+    assert "exited with code" not in out
 
 
 def _alive(pid: int) -> bool:
@@ -232,8 +269,7 @@ def test_make_run_trains_serves_stops_every_process_and_starts_again(tmp_path: P
     try:
         third.wait_for("press Ctrl-C to stop everything", timeout=120)
         started = psutil.Process(third.process.pid).children(recursive=True)
-        worker = next(p for p in psutil.Process(third.process.pid).children()
-                      if "-Q inference" in " ".join(p.cmdline()))
+        worker = next(p for p in started if "-Q inference" in " ".join(p.cmdline()))
         worker.kill()
 
         assert third.process.wait(timeout=60) == 1

@@ -10,16 +10,16 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from api.intake import IntakePool
-from api.queue import TaskQueue
+from api.queue import JobQueue
 from core import metrics
 from core.batch_store import BatchStore
 from core.config import Settings
 from core.drift_monitor import DriftMonitor, LiveRecorder
 from core.jobs import JobStore
+from core.model_registry import ModelRegistry
 from core.monitoring_store import MonitoringStore
 from core.prediction import Classifier
 from core.promotion import ShadowRule
-from core.registry import Registry
 from core.review import ReviewStore
 from core.serving import ChampionHolder
 from core.shadow import ShadowSampler, review_labels, shadow_record
@@ -30,9 +30,9 @@ class AppState:
     settings: Settings
     store: JobStore
     batches: BatchStore
-    registry: Registry
+    registry: ModelRegistry
     champion: ChampionHolder
-    queue: TaskQueue
+    queue: JobQueue
     drift: DriftMonitor | None = None  # made at start-up from the store when not given
     recorder: LiveRecorder = field(default_factory=LiveRecorder)
     shadow: ShadowSampler = field(default_factory=lambda: ShadowSampler(0.0))  # rate set at start

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from core.errors import QueueUnavailable
 
-__all__ = ["QueueUnavailable", "TaskQueue"]
+__all__ = ["JobQueue", "QueueUnavailable", "TaskQueue"]
 
 logger = logging.getLogger(__name__)
+
+
+class JobQueue(Protocol):
+    """What the API asks of the broker; TaskQueue over Celery is the one implementation."""
+
+    def enqueue(self, task_name: str, *args: Any, task_id: str | None = None) -> str: ...
+
+    def revoke(self, task_id: str, *, terminate: bool = False) -> None: ...
+
+    def ping(self) -> None: ...
 
 
 class TaskQueue:

@@ -8,8 +8,9 @@ from collections import OrderedDict
 
 from core import metrics
 from core.errors import NoChampionError
+from core.model_registry import ModelRegistry
 from core.prediction import Classifier, freeze_heap
-from core.registry import LoadedModel, Registry
+from core.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class ChampionHolder:
     registry is unreachable the cached model keeps answering.
     """
 
-    def __init__(self, registry: Registry, *, top_k: int = 3) -> None:
+    def __init__(self, registry: ModelRegistry, *, top_k: int = 3) -> None:
         self.registry = registry
         self.top_k = top_k
         self._classifier: Classifier | None = None
@@ -83,7 +84,7 @@ class ChampionHolder:
 class VersionCache:
     """Model versions a worker process has loaded, newest kept, so each loads once."""
 
-    def __init__(self, registry: Registry, *, top_k: int = 3, size: int = 2) -> None:
+    def __init__(self, registry: ModelRegistry, *, top_k: int = 3, size: int = 2) -> None:
         self.registry = registry
         self.top_k = top_k
         self.size = size

@@ -10,8 +10,8 @@ from core.batch_store import BatchStore
 from core.config import Settings, get_settings
 from core.drift_monitor import DriftMonitor
 from core.jobs import JobStore
+from core.model_registry import ModelRegistry
 from core.monitoring_store import MonitoringStore
-from core.registry import Registry
 from core.service import registry_from_settings
 from core.serving import VersionCache
 
@@ -21,7 +21,7 @@ class WorkerContext:
     settings: Settings
     store: JobStore
     batches: BatchStore
-    registry: Registry
+    registry: ModelRegistry
     models: VersionCache
     drift: DriftMonitor | None = None
     _challenger_read: tuple[float, int | None] = (-1e18, None)

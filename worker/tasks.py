@@ -12,7 +12,7 @@ import signal
 import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, cast
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -28,6 +28,7 @@ from core.errors import InvalidRequest, JobNotFound, NotFound, StoreUnavailable,
 from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Heartbeat, LeaseStore, held_lease
 from core.prediction import Classifier, collector_paused
+from core.registry import Registry
 from core.review import ReviewStore, review_items_writer
 from core.service import train_and_register
 from core.shadow import ShadowBatch, chunk_batch, score
@@ -171,7 +172,9 @@ def _train(self: Task, store: JobStore, job: Job) -> None:
             catalog = load_source(ctx.settings, TrainingSource.from_params(params),
                                   max_bytes=ctx.settings.max_upload_bytes)
         outcome = train_and_register(
-            registry=ctx.registry, settings=ctx.settings, catalog=catalog,
+            # Training logs runs and registers versions: it needs MLflow's Registry, which is
+            # what a worker process holds (the context types only what serving reads).
+            registry=cast(Registry, ctx.registry), settings=ctx.settings, catalog=catalog,
             on_stage=on_stage, promotion_lock=lambda: cross_process_lock(store.engine, "registry"),
             tags={"job_id": job_id}, label_store=ReviewStore(store.engine),
             include_labels=params.get("include_labels", True), job_id=job_id,

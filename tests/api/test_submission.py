@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from api.deps import AppState
+from core.batch_store import BatchStore
 from core.data import SAMPLE_CATALOG
 from core.jobs import JobStore
 from tests.fixtures.app import ADMIN, LiveServer
@@ -77,13 +78,17 @@ class SlowStore(JobStore):
         time.sleep(self.delay)
         return super().find_by_key(key)
 
-    def create_batch(self, *args: Any, **kwargs: Any) -> Any:
-        time.sleep(self.delay)
-        return super().create_batch(*args, **kwargs)
-
     def create_job(self, *args: Any, **kwargs: Any) -> Any:
         time.sleep(self.delay)
         return super().create_job(*args, **kwargs)
+
+
+class SlowBatches(BatchStore):
+    """The real batch store, its intake taking `SlowStore.delay` seconds."""
+
+    def create_batch(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(SlowStore.delay)
+        return super().create_batch(*args, **kwargs)
 
 
 def _inference_while(live: LiveServer, submit: Any) -> tuple[float, int]:
@@ -123,6 +128,7 @@ def test_a_slow_store_stalls_the_submission_not_inference(
     """A job store that takes 2 s per intake: inference requests made meanwhile on the same
     process answer in well under that (they used to wait for the whole intake)."""
     app_state.store = SlowStore(job_store.engine)  # the running app reads this very object
+    app_state.batches = SlowBatches(app_state.store)
     folder = app_state.settings.data_dir / "catalogs"  # a training data folder by default
     folder.mkdir(exist_ok=True)
     shutil.copyfile(SAMPLE_CATALOG, folder / "catalog.csv")
@@ -160,7 +166,7 @@ class SlowQueue:
 def test_a_slow_broker_stalls_the_submission_not_inference(
     app_state: AppState, live_server: LiveServer
 ) -> None:
-    app_state.queue = SlowQueue(app_state.queue)  # type: ignore[assignment]
+    app_state.queue = SlowQueue(app_state.queue)
 
     def submit() -> None:
         with httpx.Client(base_url=live_server.url, timeout=30) as client:

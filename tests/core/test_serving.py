@@ -7,6 +7,7 @@ import gc
 import threading
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sklearn.pipeline import Pipeline
@@ -23,7 +24,7 @@ def two_versions(app_pipeline: Pipeline) -> FakeRegistry:
 
 
 def test_loads_the_champion(two_versions: FakeRegistry) -> None:
-    holder = ChampionHolder(two_versions, top_k=2)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions, top_k=2)
     assert not holder.loaded
 
     assert holder.refresh() is True
@@ -37,7 +38,7 @@ def test_loads_the_champion(two_versions: FakeRegistry) -> None:
 
 
 def test_a_refresh_without_a_change_loads_nothing(two_versions: FakeRegistry) -> None:
-    holder = ChampionHolder(two_versions)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions)
     holder.refresh()
     first = holder.classifier
 
@@ -50,7 +51,7 @@ def test_a_refresh_without_a_change_loads_nothing(two_versions: FakeRegistry) ->
 def test_swaps_to_a_new_champion_and_keeps_the_old_for_requests_in_flight(
     two_versions: FakeRegistry,
 ) -> None:
-    holder = ChampionHolder(two_versions)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions)
     holder.refresh()
     in_flight = holder.classifier
 
@@ -65,7 +66,7 @@ def test_swaps_to_a_new_champion_and_keeps_the_old_for_requests_in_flight(
 def test_keeps_serving_the_cached_model_while_the_registry_is_down(
     two_versions: FakeRegistry,
 ) -> None:
-    holder = ChampionHolder(two_versions)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions)
     holder.refresh()
     two_versions.down = True
 
@@ -82,7 +83,7 @@ def test_keeps_serving_the_cached_model_while_the_registry_is_down(
 def test_a_champion_that_fails_to_load_leaves_the_old_one_serving(
     two_versions: FakeRegistry,
 ) -> None:
-    holder = ChampionHolder(two_versions)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions)
     holder.refresh()
     two_versions.champion = 7  # an alias pointing at a version whose artifact cannot be loaded
 
@@ -94,7 +95,7 @@ def test_a_champion_that_fails_to_load_leaves_the_old_one_serving(
 
 def test_no_champion_error_until_there_is_one(two_versions: FakeRegistry) -> None:
     two_versions.champion = None
-    holder = ChampionHolder(two_versions)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions)
 
     assert holder.refresh() is False
 
@@ -108,7 +109,7 @@ def test_no_champion_error_until_there_is_one(two_versions: FakeRegistry) -> Non
 
 
 def test_concurrent_refreshes_load_the_new_champion_once(two_versions: FakeRegistry) -> None:
-    holder = ChampionHolder(two_versions)  # type: ignore[arg-type]
+    holder = ChampionHolder(two_versions)
     threads = [threading.Thread(target=holder.refresh) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -122,7 +123,7 @@ def test_concurrent_refreshes_load_the_new_champion_once(two_versions: FakeRegis
 # -- VersionCache --------------------------------------------------------------------------------
 
 def test_each_version_is_loaded_once(two_versions: FakeRegistry) -> None:
-    cache = VersionCache(two_versions, top_k=3)  # type: ignore[arg-type]
+    cache = VersionCache(two_versions, top_k=3)
 
     first = cache.get(1)
     assert cache.get(1) is first
@@ -137,7 +138,7 @@ def test_each_version_is_loaded_once(two_versions: FakeRegistry) -> None:
 def test_the_least_recently_used_version_is_dropped(two_versions: FakeRegistry,
                                                     app_pipeline: Pipeline) -> None:
     two_versions.add_version(app_pipeline)  # v3
-    cache = VersionCache(two_versions, size=2)  # type: ignore[arg-type]
+    cache = VersionCache(two_versions, size=2)
 
     cache.get(1)
     cache.get(2)
@@ -150,7 +151,7 @@ def test_the_least_recently_used_version_is_dropped(two_versions: FakeRegistry,
 
 
 def test_an_unknown_version_is_a_registry_error(two_versions: FakeRegistry) -> None:
-    cache = VersionCache(two_versions)  # type: ignore[arg-type]
+    cache = VersionCache(two_versions)
 
     with pytest.raises(RegistryError, match="no version 9"):
         cache.get(9)
@@ -170,12 +171,12 @@ def test_a_swapped_out_model_is_freed_although_the_heap_is_frozen(
     # Distinct pipeline objects per version, as loading from the registry gives.
     registry = FakeRegistry(pipelines={1: copy.deepcopy(app_pipeline),
                                        2: copy.deepcopy(app_pipeline)}, champion=1)
-    holder = ChampionHolder(registry)  # type: ignore[arg-type]
+    holder = ChampionHolder(registry)
     holder.refresh()
     old = holder.classifier
     old.predict_batch(["Tubo PVC 1/2\"", "Foco LED 9W"])  # fills the per-word cache
     # (The pipeline itself stays: the fake registry holds it, as a real one would not.)
-    refs = [weakref.ref(old)]
+    refs: list[weakref.ref[Any]] = [weakref.ref(old)]
     if old.lean is not None:
         refs += [weakref.ref(old.lean), *(weakref.ref(block) for block in old.lean.blocks)]
     assert gc.get_freeze_count() > 0  # the refresh froze what was alive
@@ -192,6 +193,6 @@ def test_a_worker_cache_freezes_the_heap_once_it_holds_a_model(
     two_versions: FakeRegistry, frozen_heap: None,
 ) -> None:
     gc.unfreeze()
-    cache = VersionCache(two_versions)  # type: ignore[arg-type]
+    cache = VersionCache(two_versions)
     cache.get(1)
     assert gc.get_freeze_count() > 0

@@ -28,6 +28,13 @@ from sklearn.base import clone
 ECE_BINS = 15  # equal-width confidence bins, as in Guo et al. (2017)
 _MIN_PROBABILITY = 1e-12  # floor before taking logs of a model's probabilities
 _LOG_T_BOUNDS = (math.log(0.02), math.log(50.0))
+# Rows taken at a time where a whole (rows x classes) temporary would be large: with 1,000
+# categories, every copy of the out-of-fold scores of 40,000 rows is 320 MB.
+_CHUNK_ROWS = 4096
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(start, start + _CHUNK_ROWS) for start in range(0, n, _CHUNK_ROWS)]
 
 
 def decision_scores(classifier: Any, features: Any) -> np.ndarray:
@@ -57,10 +64,16 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
         scores: (rows, classes) decision scores of predictions made out of fold.
         labels: the index of each row's true class.
     """
-    rows = np.arange(len(labels))
+    chunks = _chunks(len(labels))
 
     def loss(log_t: float) -> float:
-        return float(-log_softmax(scores / math.exp(log_t), axis=1)[rows, labels].mean())
+        # Chunk by chunk: never a temporary the size of `scores` (several per evaluation).
+        temperature = math.exp(log_t)
+        total = 0.0
+        for chunk in chunks:
+            part = log_softmax(scores[chunk] / temperature, axis=1)
+            total += float(part[np.arange(part.shape[0]), labels[chunk]].sum())
+        return -total / len(labels)
 
     found = minimize_scalar(loss, bounds=_LOG_T_BOUNDS, method="bounded",
                             options={"xatol": 1e-5})
@@ -97,10 +110,11 @@ class OutOfFold:
 
     def top(self, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(confidence, correct) of each row's top category, the confidence rounded as served."""
-        probabilities = self.probabilities(temperature)
-        predicted = probabilities.argmax(axis=1)
-        confidence = np.round(probabilities.max(axis=1), 6)
-        return confidence, predicted == self.labels
+        predicted = self.scores.argmax(axis=1)
+        top = np.empty(len(predicted))
+        for chunk in _chunks(len(predicted)):
+            top[chunk] = probabilities_from_scores(self.scores[chunk], temperature).max(axis=1)
+        return np.round(top, 6), predicted == self.labels
 
 
 Fit = Callable[[Any, list[str], list[str]], Any]

@@ -53,9 +53,9 @@ test-faults: install  ## fault-injection tests and the API fuzz (real Redis, Pos
 soak: install  ## mixed traffic for MINUTES (default 10) against 1 API + 2 workers
 	$(PY) benchmarks/soak.py --minutes $(MINUTES)
 
-lint: install  ## ruff, mypy and the import contracts
+lint: install  ## ruff, mypy (the tests too) and the import contracts
 	$(VENV)/bin/ruff check core api worker tests benchmarks scripts
-	$(VENV)/bin/mypy core api worker
+	$(VENV)/bin/mypy core api worker tests
 	$(VENV)/bin/lint-imports
 
 # `make train` trains from the bundled sample catalog unless CATALOG is given (a fresh clone has

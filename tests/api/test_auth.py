@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +26,8 @@ IDS = ["training-json", "training-upload", "legacy-training", "cancel", "promote
 
 
 @pytest.fixture
-def untouched(job_store: JobStore, fake_queue: FakeQueue, fake_registry: FakeRegistry):  # type: ignore[no-untyped-def]
+def untouched(job_store: JobStore, fake_queue: FakeQueue,
+              fake_registry: FakeRegistry) -> Iterator[None]:
     """Assert afterwards that a refused request changed nothing."""
     champion = fake_registry.champion
     yield

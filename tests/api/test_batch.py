@@ -8,6 +8,7 @@ import math
 
 import pytest
 from fastapi.testclient import TestClient
+from sklearn.pipeline import Pipeline
 
 from core.batch_store import BatchStore
 from core.data import SAMPLE_CATALOG
@@ -270,7 +271,7 @@ def test_results_of_a_failed_job_say_why(api_client: TestClient, job_store: JobS
 
 
 def test_results_page_in_input_order_with_every_row_once(
-    api_client: TestClient, tasks: TaskHarness, app_pipeline
+    api_client: TestClient, tasks: TaskHarness, app_pipeline: Pipeline
 ) -> None:
     names = [f"Tubo PVC {i}/2\"" if i % 2 else f"Foco LED {i}W" for i in range(20)]
     items = [{"id": f"R{i}", "name": name} for i, name in enumerate(names)]

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -47,7 +48,7 @@ def erp_source(app_settings: Settings, tmp_path: Path) -> Path:
     return path
 
 
-def _check_queued(response, store: JobStore, queue: FakeQueue) -> str:  # type: ignore[no-untyped-def]
+def _check_queued(response: httpx.Response, store: JobStore, queue: FakeQueue) -> str:
     """A 202 whose job is recorded queued, with 'training.run' enqueued for it alone."""
     assert response.status_code == 202, response.text
     body = response.json()
@@ -223,7 +224,7 @@ def test_broker_down_is_503_and_the_job_is_failed_not_left_queued(
 ) -> None:
     fake_queue.down = True
 
-    response = api_client.post(URL, headers=ADMIN, **request_kwargs)  # type: ignore[arg-type]
+    response = api_client.post(URL, headers=ADMIN, **request_kwargs)
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"

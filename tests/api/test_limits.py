@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from api.uploads import BodySizeLimit
 from core.jobs import JobStore
@@ -114,7 +115,7 @@ def test_an_upload_may_be_larger_than_a_json_body(api_client: TestClient) -> Non
 
 # -- the middleware on its own: a body that arrives in many messages ------------------------------
 
-async def _echo_length(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _echo_length(scope: Scope, receive: Receive, send: Send) -> None:
     """An app that reads its whole body, then answers with its length."""
     size = 0
     more = True
@@ -128,14 +129,15 @@ async def _echo_length(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 async def _call(middleware: BodySizeLimit, pieces: list[bytes],
                 headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
-    messages = [{"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
-                for i, piece in enumerate(pieces)]
-    sent: list[dict[str, Any]] = []
+    messages: list[Message] = [
+        {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+        for i, piece in enumerate(pieces)]
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return messages.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await middleware({"type": "http", "headers": headers}, receive, send)

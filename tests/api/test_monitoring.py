@@ -44,7 +44,7 @@ def _sync_counts(client: TestClient) -> Counter[str]:
     for name, labels, value in _samples(client):
         if (name == "categorizer_predictions_total" and labels["source"] == "sync"
                 and labels["model_version"] == "1"):
-            counts[labels["category"]] += value
+            counts[labels["category"]] += int(value)  # a counter is whole, read as a float
     return counts
 
 

@@ -303,7 +303,8 @@ def test_categorize_rows_keeps_order_and_intake_errors(classifier: Classifier,
     expected = app_pipeline.predict([n for n in names if n]).tolist()
     assert [r[0] for r in results] == [expected[0], None, *expected[1:]]
     assert results[1] == RowResult(None, None, "empty name")
-    assert all(0 < r[1] <= 1 and r[2] is None for i, r in enumerate(results) if i != 1)
+    assert all(r[1] is not None and 0 < r[1] <= 1 and r[2] is None
+               for i, r in enumerate(results) if i != 1)
 
 
 def test_categorize_rows_carries_the_decision_top_k_and_known(app_pipeline: Pipeline) -> None:

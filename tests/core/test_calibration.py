@@ -112,7 +112,7 @@ def test_out_of_fold_scores_come_from_models_that_did_not_see_the_row(
     model = linear_pipeline().fit([x[i] for i in second], [y[i] for i in second])
     expected = model.decision_function([x[i] for i in first])
     columns = [oof.classes.index(c) for c in model.classes_]
-    assert oof.scores[np.ix_(first, columns)] == pytest.approx(expected)
+    assert oof.scores[np.ix_(np.asarray(first), np.asarray(columns))] == pytest.approx(expected)
 
 
 def test_a_class_a_fold_never_saw_scores_minus_infinity(tiny_catalog: Catalog) -> None:

@@ -214,6 +214,7 @@ def test_worse_model_stays_challenger_until_promoted_by_hand(
     assert not decision.promoted
     assert decision.champion_version == 1
     assert decision.champion_macro_f1 == pytest.approx(small_result.metrics["macro_f1"])
+    assert decision.champion_macro_f1 is not None
     assert decision.macro_f1 < decision.champion_macro_f1
     assert decision.p_value is not None
     assert decision.p_value > 0.5
@@ -251,6 +252,7 @@ def test_clearly_better_model_is_promoted_past_the_gate(
     assert decision.champion_version == 1
     assert decision.p_value is not None
     assert decision.p_value < 1e-4
+    assert decision.champion_macro_f1 is not None
     assert decision.macro_f1 > decision.champion_macro_f1 + 0.3
     assert registry.champion_version() == 3
     assert aliases(registry) == {3: [CHAMPION], 2: [], 1: []}
@@ -343,6 +345,7 @@ def test_a_path_model_registers_small_and_loads_with_its_levels(
     assert registry.artifact_root is not None
     newest = max(registry.artifact_root.rglob("model.skops"), key=lambda p: p.stat().st_mtime)
     assert newest.stat().st_size < 2**20  # the flat model's JSON vocabulary alone was 15 MB
+    assert info.run_id is not None
     metrics = registry.client.get_run(info.run_id).data.metrics
     levels = path_result.metrics["levels"]
     assert metrics["macro_f1_depth_1"] == pytest.approx(levels["depth_1"]["macro_f1"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -120,7 +121,7 @@ def test_only_labels_decided_after_the_scoring_count_and_a_name_counts_once(
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
     asked: list[list[str]] = []
 
-    def labels_of(names: list[str]) -> dict[str, tuple[str, dt.datetime]]:
+    def labels_of(names: Sequence[str]) -> dict[str, tuple[str, dt.datetime]]:
         asked.append(list(names))
         # xb was labelled before the shadow saw it: a challenger trained on the review labels
         # could have learnt it, so it says nothing about either model

@@ -27,8 +27,9 @@ def test_the_bound_is_the_exact_one_sided_clopper_pearson_bound(k: int, n: int) 
 def test_rows_needed_is_where_a_perfect_record_first_reaches_the_target() -> None:
     needed = rows_needed(0.995, 0.05)
     assert needed == 598
-    assert precision_lower_bound(needed, needed, 0.05) >= 0.995
-    assert precision_lower_bound(needed - 1, needed - 1, 0.05) < 0.995
+    n = int(needed)
+    assert precision_lower_bound(n, n, 0.05) >= 0.995
+    assert precision_lower_bound(n - 1, n - 1, 0.05) < 0.995
 
 
 def _draw(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

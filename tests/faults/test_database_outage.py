@@ -11,6 +11,7 @@ import csv
 import io
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -59,7 +60,7 @@ def test_requests_get_503_while_the_database_is_away_and_succeed_when_it_returns
     assert stack.wait_for_end(job_id, timeout=60).state == "succeeded"
     jobs_before = stack.stored_job_ids()
     admin = {"X-API-Key": ADMIN_KEY}
-    needs_database = [
+    needs_database: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", f"/v1/jobs/{job_id}", {}),
         ("GET", f"/v1/batch-jobs/{job_id}", {}),
         ("GET", f"/v1/batch-jobs/{job_id}/results", {}),

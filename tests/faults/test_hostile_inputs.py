@@ -140,7 +140,7 @@ def test_admin_keys_are_checked_and_never_logged(
 
     logs = sorted(fault_stack.tmp.glob("*.log"))
     assert {"api.log", "poisoned.log"} <= {path.name for path in logs}
-    for path in logs:
-        text = path.read_text(errors="replace")
-        assert ADMIN_KEY not in text, f"the admin key is in {path.name}"
-        assert wrong not in text, f"a wrong key is in {path.name}"
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert ADMIN_KEY not in text, f"the admin key is in {log.name}"
+        assert wrong not in text, f"a wrong key is in {log.name}"

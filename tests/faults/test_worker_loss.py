@@ -42,9 +42,11 @@ def kill_a_child_mid_chunk(stack: FaultStack, worker: ServiceProcess, job_id: st
         lost = worker.log_text().count("WorkerLostError") + 1
         kill(pid)
         wait_gone(pid)
+        def reported(n: int = lost) -> bool:
+            return worker.log_text().count("WorkerLostError") >= n
+
         try:
-            wait_until(lambda n=lost: worker.log_text().count("WorkerLostError") >= n,
-                       timeout=5, what="the worker to report the task its child lost")
+            wait_until(reported, timeout=5, what="the worker to report the task its child lost")
         except AssertionError:
             continue  # the child was between two chunks
         return pid

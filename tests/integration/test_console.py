@@ -19,7 +19,7 @@ from tests.fixtures.browser import TABLET
 from tests.fixtures.services import ADMIN_KEY, Stack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import BrowserContext, FilePayload, Page
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +67,8 @@ def _shot(page: Page, name: str, *, full_page: bool = False) -> None:
 
 def _upload(page: Page, console: Stack, content: bytes, *, shot: str | None = None) -> None:
     page.goto(f"{console.api_url}/ui/import")
-    page.set_input_files("#import-file", files=[{
-        "name": "catalog.csv", "mimeType": "text/csv", "buffer": content}])
+    upload: FilePayload = {"name": "catalog.csv", "mimeType": "text/csv", "buffer": content}
+    page.set_input_files("#import-file", files=[upload])
     if shot:
         _shot(page, shot)
     page.get_by_role("button", name="Categorize").click()

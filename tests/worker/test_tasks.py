@@ -452,11 +452,15 @@ def test_chunks_use_the_pinned_version_and_the_job_succeeds_when_all_are_done(
     assert [r.name for r in results] == NAMES
     assert [r.category for r in results] == app_pipeline.predict(NAMES).tolist()
     # Every row carries its decision against v1's threshold, and the summary counts them.
+    confidences = [r.confidence for r in results]
+    assert None not in confidences
     assert [r.decision for r in results] == [
-        "auto" if r.confidence >= FAKE_THRESHOLD else "review" for r in results]
+        "auto" if c is not None and c >= FAKE_THRESHOLD else "review" for c in confidences]
     assert {r.decision for r in results} == {"auto", "review"}
     per_category: dict[str, dict[str, int]] = {}
     for r in results:
+        assert r.category is not None
+        assert r.decision is not None
         per_category.setdefault(r.category, {"auto": 0, "review": 0})[r.decision] += 1
     auto = sum(r.decision == "auto" for r in results)
     assert job.result == {"rows": 16, "chunks": 3, "model_version": 1, "auto": auto,
@@ -820,7 +824,12 @@ def test_a_registry_outage_in_a_chunk_is_retried_not_failed(
     monkeypatch.setattr(worker_context.models, "get", unreachable)
     retries: list[dict[str, Any]] = []
     chunk = tasks.task("batch.chunk")
-    monkeypatch.setattr(chunk, "retry", lambda **kwargs: retries.append(kwargs) or Retry())
+
+    def record_retry(**kwargs: Any) -> Retry:
+        retries.append(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(chunk, "retry", record_retry)
 
     with pytest.raises(Retry):
         chunk.run(job_id, 0)

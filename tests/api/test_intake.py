@@ -30,7 +30,7 @@ from api.intake import (
     json_chunks,
 )
 from core.batch import BatchInputError, RowLimitExceeded
-from core.batch_store import BatchStore, InputRow
+from core.batch_store import BatchStore, InputRow, PackedChunk
 from core.jobs import JobStore
 
 LIMITS = IntakeLimits(max_name_length=20, max_id_length=8, chunk_size=3, max_rows=10)
@@ -40,7 +40,8 @@ def _body(*items: Any) -> bytes:
     return json.dumps({"items": list(items)}).encode()
 
 
-def _stored(store: JobStore, chunks: list) -> list[InputRow]:  # type: ignore[type-arg]
+def _stored(store: JobStore,
+            chunks: list[list[InputRow]] | list[PackedChunk]) -> list[InputRow]:
     batches = BatchStore(store)
     job, _ = batches.create_batch(chunks)
     return [row for idx in range(job.n_chunks or 0) for row in batches.get_chunk(job.id, idx)]

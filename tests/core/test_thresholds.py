@@ -144,7 +144,8 @@ def test_bad_arguments_are_refused() -> None:
 LEAVES = ["A > a1", "A > a2", "B > b1", "B > b2"]
 
 
-def _simulated_paths(rng: np.random.Generator, n: int) -> tuple[OutOfFold, dict[str, np.ndarray]]:
+def _simulated_paths(rng: np.random.Generator,
+                    n: int) -> tuple[OutOfFold, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Calibrated out-of-fold predictions over two parents of two leaves each.
 
     A row's parent is right with probability its mass c (0.6 to 1, mostly near 1), and within

@@ -105,9 +105,9 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
     wait_until(resent, timeout=DEFAULTS.lease_seconds + 30, interval=0.5,
                what="the lost training to be sent again")
     training_resent_after = time.monotonic() - killed_at
-    lost = [lease.idx for lease in held_by_a
-            if not BatchStore(stack.store).has_result(batch_id, lease.idx)]
-    wait_until(lambda: all(BatchStore(stack.store).has_result(batch_id, idx) for idx in lost),
+    batches = BatchStore(stack.store)
+    lost = [lease.idx for lease in held_by_a if not batches.has_result(batch_id, lease.idx)]
+    wait_until(lambda: all(batches.has_result(batch_id, idx) for idx in lost),
                timeout=DEFAULTS.lease_seconds + 30 + 5, interval=0.25,
                what=f"the chunks host A held ({lost}) to be redone")
     redone_after = time.monotonic() - killed_at
@@ -133,7 +133,9 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
     assert training.attempts == 2
     assert leases.get(training_id, WHOLE_JOB) is None
     assert stack.registry is not None
+    experiment = stack.registry.client.get_experiment_by_name(DEFAULTS.experiment_name)
+    assert experiment is not None
     runs = stack.registry.client.search_runs(
-        [stack.registry.client.get_experiment_by_name(DEFAULTS.experiment_name).experiment_id],
+        [experiment.experiment_id],
         filter_string=f"tags.job_id = '{training_id}'")
     assert len(runs) == 1, "the training ran to MLflow more than once"

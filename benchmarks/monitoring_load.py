@@ -56,12 +56,15 @@ def _cpu(proc: Any) -> float:
 
 def in_turns(targets: dict[str, tuple[Any, str]], script: Path, *, duration: int, clients: int,
              slices: int) -> dict[str, Any]:
-    """Like inference_load.interleaved, plus each API's CPU per request over its turns."""
+    """Like inference_load.interleaved (alternating which side goes first), plus each API's
+    CPU per request over its turns."""
     each = max(1, round(duration / slices))
     parts: dict[str, list[dict[str, Any]]] = {key: [] for key in targets}
     cpu = dict.fromkeys(targets, 0.0)
-    for _ in range(slices):
-        for key, (proc, url) in targets.items():
+    for turn in range(slices):
+        # A-B then B-A: neither side always runs right after the same neighbour
+        order = list(targets.items())
+        for key, (proc, url) in (order if turn % 2 == 0 else order[::-1]):
             before = _cpu(proc)
             parts[key].append(wrk(url + PRODUCT, script, duration=each, clients=clients,
                                   threads=2))

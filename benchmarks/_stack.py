@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,10 @@ import psutil
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the processes helper the tests use too
+
+from tests.fixtures.processes import ManagedProcess, free_port, wait_until  # noqa: E402
+
 BENCH_DIR = Path(__file__).resolve().parent
 # The code the service processes run: this checkout, or (to measure a "before") another tree of
 # core/, api/ and worker/ named by BENCH_CODE_ROOT, e.g. from `git archive COMMIT core api worker`.
@@ -168,50 +171,9 @@ class CpuAudit:
 
 # -- processes ---------------------------------------------------------------------------------
 
-@dataclass
-class Proc:
-    name: str
-    args: list[str]
-    env: dict[str, str]
-    log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Proc:
-        with self.log_path.open("ab") as handle:
-            self.popen = subprocess.Popen(self.args, env=self.env, stdout=handle,
-                                          stderr=subprocess.STDOUT,
-                                          # MLflow puts artifacts under the working directory
-                                          cwd=self.log_path.parent, start_new_session=True)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.popen is not None
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def tree(self) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.Error):
-            main = psutil.Process(self.pid)
-            return [main, *main.children(recursive=True)]
-        return []
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.popen is None or self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
+# A service process of a benchmark, run with its log's folder as working directory (MLflow puts
+# artifacts under the working directory).
+Proc = ManagedProcess
 
 
 class RssSampler:
@@ -259,23 +221,6 @@ class RssSampler:
         return {k: round(v / 2**20, 1) for k, v in sorted(self.peaks.items())}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str,
-               interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 @dataclass
 class Stack:
     """Env and processes for one benchmark run over a scratch database and Redis db."""
@@ -299,7 +244,7 @@ class Stack:
                 str(BENCH_DIR if app.startswith("bench_app") else code_root or CODE_ROOT)]
         if not access_log:
             args.append("--no-access-log")
-        proc = Proc(name, args, self.env, self.tmp / f"{name}.log").start()
+        proc = Proc(name, args, self.env, self.tmp / f"{name}.log", cwd=self.tmp).start()
         self.procs.append(proc)
         self.api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200
@@ -312,7 +257,7 @@ class Stack:
         args = [str(BIN / "celery"), "-A", "worker", "worker", "-Q", queues,
                 "-n", f"{name}@%h", "-c", str(concurrency), "--without-mingle",
                 "--without-gossip", "--loglevel=WARNING"]
-        proc = Proc(name, args, self.env, self.tmp / f"{name}.log").start()
+        proc = Proc(name, args, self.env, self.tmp / f"{name}.log", cwd=self.tmp).start()
         self.procs.append(proc)
         # At WARNING the worker prints no banner: ready is when its pool children exist.
         wait_until(lambda: len(proc.tree()) >= concurrency + 1 or not proc.alive(),

@@ -18,7 +18,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.deploy.running import Launch, free_port, isolated_env, port_is_free, run_once
+from tests.deploy.running import Launch, isolated_env, port_is_free, run_once
+from tests.fixtures.processes import free_port
 
 # -- the checks before anything starts ---------------------------------------------------------
 

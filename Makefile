@@ -11,6 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 CATALOG ?= ../shared/data/hardware_catalog_es.csv
 QUEUE ?= inference
 MINUTES ?= 10
+TEST_WORKERS ?= 3
 
 .PHONY: help install run api worker test test-unit test-integration test-faults lint bench soak train compose-config clean
 
@@ -38,11 +39,21 @@ api: install  ## only the API, in the foreground
 worker: install  ## only one worker, in the foreground: QUEUE=inference (default) or QUEUE=training
 	$(PY) scripts/run.py worker-$(QUEUE)
 
-test: install  ## the whole suite: unit, model, integration (real Redis, PostgreSQL, workers)
-	$(PY) -m pytest
+# `make test` runs the suite in two phases and fails when either fails: everything but the fault
+# tests on TEST_WORKERS processes (pytest-xdist, a test module per process at a time), then the
+# fault tests (marked `serial`) alone, since their waits are sized for a machine they have to
+# themselves. Both phases always run and print their summaries.
+test: install  ## the whole suite: unit, model, integration, then the fault tests (TEST_WORKERS=3)
+	@status=0; \
+	echo "== make test: phase 1 of 2, in parallel ($(TEST_WORKERS) processes)"; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" || status=1; \
+	echo "== make test: phase 2 of 2, the fault tests, serially"; \
+	$(PY) -m pytest -m serial || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the phase summaries above)" >&2; fi; \
+	exit $$status
 
 test-unit: install  ## the suite without the tests that need Redis, PostgreSQL and workers
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not integration"
 
 test-integration: install  ## only the tests against real services
 	$(PY) -m pytest -m integration

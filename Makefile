@@ -39,15 +39,15 @@ api: install  ## only the API, in the foreground
 worker: install  ## only one worker, in the foreground: QUEUE=inference (default) or QUEUE=training
 	$(PY) scripts/run.py worker-$(QUEUE)
 
-# `make test` runs the suite in two phases and fails when either fails: everything but the fault
-# tests on TEST_WORKERS processes (pytest-xdist, a test module per process at a time), then the
-# fault tests (marked `serial`) alone, since their waits are sized for a machine they have to
-# themselves. Both phases always run and print their summaries.
-test: install  ## the whole suite: unit, model, integration, then the fault tests (TEST_WORKERS=3)
+# `make test` runs the suite in two phases and fails when either fails: every test not marked
+# `serial` on TEST_WORKERS processes (pytest-xdist, a test module per process at a time), then the
+# `serial` ones (tests/faults, the make-run launcher test) alone, since their waits are sized for
+# a machine they have to themselves. Both phases always run and print their summaries.
+test: install  ## the whole suite: unit, model, integration, then the serial fault tests (TEST_WORKERS=3)
 	@status=0; \
 	echo "== make test: phase 1 of 2, in parallel ($(TEST_WORKERS) processes)"; \
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" || status=1; \
-	echo "== make test: phase 2 of 2, the fault tests, serially"; \
+	echo "== make test: phase 2 of 2, the serial tests (faults, launcher)"; \
 	$(PY) -m pytest -m serial || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the phase summaries above)" >&2; fi; \
 	exit $$status

@@ -213,6 +213,7 @@ def _curl_from_banner(launch: Launch) -> httpx.Response:
 
 
 @pytest.mark.integration
+@pytest.mark.serial  # three launches and a training within its timeout: it needs the CPU
 @pytest.mark.timeout(420)
 def test_make_run_trains_serves_stops_every_process_and_starts_again(tmp_path: Path) -> None:
     port = free_port()

@@ -139,11 +139,11 @@ def test_many_flat_categories_are_learnt_under_groups_and_answered_flat() -> Non
     model = LocalClassifiers(C=10.0).fit(features, labels)
 
     assert list(model.classes_) == sorted(set(labels))  # the answers are the categories
-    # sqrt(40) rounded up: at most 7 groups at the root, each of at most 7 categories, and a
-    # group per family at least: the root alone would be a 40-way model otherwise.
-    assert 5 <= model.segment_lengths_[0] <= 7
-    assert model.segment_lengths_.max() <= 7
-    assert len(model.segment_lengths_) > 1
+    # The cube root of 40 rounded up: every local model chooses among at most 4 (groups or
+    # categories), where the root alone would be a 40-way model.
+    assert model.segment_lengths_[0] == 4
+    assert model.segment_lengths_.max() <= 4
+    assert len(model.segment_lengths_) > 10
     probabilities = model.predict_proba(features)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
     predicted = model.classes_[probabilities.argmax(axis=1)]
@@ -154,7 +154,7 @@ def test_a_family_of_alike_categories_is_one_group() -> None:
     features, labels = _flat_data(n_leaves=36, families=6, rows_per_leaf=10)
     leaf_of_row = np.searchsorted(np.array(sorted(set(labels)), dtype=object),
                                   np.array(labels, dtype=object))
-    groups = label_tree(features, leaf_of_row, 36, seed=0)
+    groups = label_tree(features, leaf_of_row, 36, seed=0, per_group=6)
 
     by_family: dict[int, set[tuple[str, ...]]] = {}
     for leaf, group in enumerate(groups):

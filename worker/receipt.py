@@ -4,7 +4,7 @@ With late acks, a message a worker has received sits in the broker's unacked set
 worker acks it; if the worker's host is lost, Redis hands it back only after the visibility
 timeout (two hours by default). The task's own lease (core.leases, taken when it starts) covers
 the work once it runs, but not the moment between receipt and start: a host lost in that moment
-would cost its chunk two hours. So the worker's main process leases each job message as it
+would cost its chunk two hours. So the worker's main process leases each chunk message as it
 receives it (`task_received`), for `LEASE_SECONDS` after it is due; the pool process that starts
 it takes the same lease over (same task id) and heartbeats it. A message received by a host
 that then dies is sent again by the sweeper like any other expired lease.
@@ -28,8 +28,8 @@ from sqlalchemy.pool import NullPool
 from core.config import get_settings
 from core.db import create_db_engine
 from core.jobs import JobStore
-from core.leases import WHOLE_JOB, LeaseStore
-from worker.names import BATCH_CHUNK_TASK, BATCH_START_TASK, TRAINING_TASK
+from core.leases import LeaseStore
+from worker.names import BATCH_CHUNK_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +39,19 @@ PAUSE_AFTER_FAILURE_SECONDS = 10.0
 
 
 def leased_work(name: str, args: Any) -> tuple[str, int] | None:
-    """(job id, lease index) of a message of task `name` with `args`, or None if not leased."""
+    """(job id, chunk index) of a batch chunk message, or None: only chunks are leased on receipt.
+
+    A job's own task (a training, a batch's fan-out) is not: two messages of one job may exist at
+    once (a submission raced with itself, or the sweeper sent the job again), and the job's
+    current task id decides which one runs. A lease taken on receipt by the superseded one would
+    keep the current one from running; these messages take their lease when they start.
+    """
+    if name != BATCH_CHUNK_TASK:
+        return None
     try:
-        if name == BATCH_CHUNK_TASK:
-            return str(args[0]), int(args[1])
-        if name in (TRAINING_TASK, BATCH_START_TASK):
-            return str(args[0]), WHOLE_JOB
+        return str(args[0]), int(args[1])
     except (IndexError, KeyError, TypeError, ValueError):
         return None  # a malformed message: the task itself fails it
-    return None
 
 
 def lease_expiry_seconds(lease_seconds: float, eta: dt.datetime | None,

@@ -139,7 +139,6 @@ def _run_training(self: Task, job_id: str) -> None:
         logger.warning("training job %s does not exist; dropping the message", job_id)
         return
     if job.terminal or _superseded(self, job):
-        _let_go(self, job_id, WHOLE_JOB)
         return
     if job.attempts >= ctx.settings.task_max_retries + 1 and self.request.retries == 0:
         # Redelivered after workers died on it again and again: stop the loop.
@@ -205,7 +204,6 @@ def start_batch(self: Task, job_id: str) -> None:
         store = ctx.store
         job = store.get(job_id)
         if job.terminal or _superseded(self, job):
-            _let_go(self, job_id, WHOLE_JOB)
             return
         version = job.model_version or ctx.registry.champion_version()
         if version is None:

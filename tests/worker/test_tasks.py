@@ -868,16 +868,3 @@ def test_a_chunk_of_a_cancelled_job_lets_go_of_its_receipt_lease(
     _run_as(tasks, "batch.chunk", "late", job_id, 1)
 
     assert leases.get(job_id, 1) is None
-
-
-def test_a_superseded_training_message_lets_go_of_its_receipt_lease(
-    tasks: TaskHarness, job_store: JobStore
-) -> None:
-    job_id = _training_job(job_store, data="small.csv", table=None, query=None)
-    job_store.set_task_id(job_id, "current")
-    leases = LeaseStore(job_store)
-    leases.acquire(job_id=job_id, idx=WHOLE_JOB, task_id="old", worker="w1", pid=1, seconds=60)
-
-    _run_as(tasks, "training.run", "old", job_id)
-
-    assert leases.get(job_id, WHOLE_JOB) is None

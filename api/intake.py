@@ -9,7 +9,8 @@ records them in one transaction and enqueues the job on its thread pool, as befo
 client is told does not change: a body that cannot be a batch is refused before the 202, with
 the same message.
 
-The functions named `*_chunks` run in an intake process (or on the thread pool with
+The functions named `*_chunks` and `training_catalog_check` (a training upload's whole check)
+run in an intake process (or on the thread pool with
 `INTAKE_PROCESSES=0`); what they raise must survive pickling, so an HTTP refusal travels as
 `IntakeRefused` and becomes the HTTPException again here.
 """
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException, status
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +38,11 @@ from api.uploads import parse_json
 from core.batch import check_id, chunked, limit_rows, rows_from_csv, rows_from_items
 from core.batch_store import InputRow, PackedChunk, pack_chunk
 from core.config import Settings
+from core.data import parse_csv_catalog
 from core.errors import Unavailable
+
+if TYPE_CHECKING:
+    from core.training import TrainParams
 
 T = TypeVar("T")
 
@@ -88,6 +93,17 @@ def csv_chunks(source: str | IO[bytes], limits: IntakeLimits) -> list[PackedChun
             return csv_chunks(stream, limits)
     return _packed(rows_from_csv(source, max_length=limits.max_name_length,
                                  max_id_length=limits.max_id_length), limits)
+
+
+def training_catalog_check(content: bytes, filename: str, params: TrainParams) -> None:
+    """Refuse an uploaded training catalog that cannot train (a CatalogError that says why),
+    checked with the parameters the worker will train with: its CATEGORY_SEPARATOR for the
+    paths, and the folds it needs per category."""
+    # Imported here, not at the top: the fork server preloads this module for every batch,
+    # and core.training brings scikit-learn.
+    from core.training import check_catalog
+
+    check_catalog(parse_csv_catalog(content, source=filename), params, name_categories=True)
 
 
 def _packed(rows: Iterator[InputRow], limits: IntakeLimits) -> list[PackedChunk]:

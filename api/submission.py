@@ -6,15 +6,13 @@ from __future__ import annotations
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState
+from api.deps import AppState, intake_pool
+from api.intake import training_catalog_check
 from api.schemas import JobAccepted, JobProgress, JobPublic
 from api.uploads import read_upload
-from core.config import Settings
-from core.data import parse_csv_catalog
 from core.errors import QueueUnavailable
 from core.jobs import Job
 from core.service import params_from_settings
-from core.training import check_catalog
 
 
 def job_public(job: Job) -> JobPublic:
@@ -55,22 +53,18 @@ async def record_uploaded_training(request: Request, state: AppState, *,
                                    include_labels: bool = True) -> Job:
     """Record a training job from the multipart upload's catalog (also the console's form)."""
     filename, content = await read_upload(request, state.settings.max_upload_bytes)
+    # The whole file is checked now: a catalog that cannot train is a 400 that says why. Reading
+    # a large catalog is seconds of Python, so it happens in an intake process (api/intake.py),
+    # not on a thread that holds the GIL against the event loop.
+    await intake_pool(state).run(training_catalog_check, content, filename,
+                                 params_from_settings(state.settings))
     return await run_in_threadpool(_record_upload, state, filename, content, include_labels)
 
 
 def _record_upload(state: AppState, filename: str, content: bytes,
                    include_labels: bool = True) -> Job:
-    # The whole file is checked now: a catalog that cannot train is a 400 that says why.
-    _check_upload(content, filename, state.settings)
     job, _ = state.store.create_job(
         kind="training", params={"upload": True, "filename": filename,
                                  "include_labels": include_labels})
     state.store.put_upload(job.id, content)
     return job
-
-
-def _check_upload(content: bytes, filename: str, settings: Settings) -> None:
-    # Checked with the parameters the worker will train with: its CATEGORY_SEPARATOR for the
-    # paths, and the folds it will need per category.
-    check_catalog(parse_csv_catalog(content, source=filename), params_from_settings(settings),
-                  name_categories=True)

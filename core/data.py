@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.textfiles import CsvRow
@@ -41,6 +41,15 @@ class CatalogError(InvalidRequest):
         if column is not None:
             where += f", column {column!r}"
         super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in another process too (the API's intake processes): it must pickle whole.
+        return (_catalog_error, (type(self), self.source, self.problem, self.row, self.column))
+
+
+def _catalog_error(cls: type[CatalogError], source: str, problem: str, row: int | None,
+                   column: str | None) -> CatalogError:
+    return cls(source, problem, row=row, column=column)
 
 
 @dataclass(frozen=True)

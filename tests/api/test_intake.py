@@ -32,6 +32,7 @@ from api.intake import (
 from core.batch import BatchInputError, RowLimitExceeded
 from core.batch_store import BatchStore, InputRow, PackedChunk
 from core.jobs import JobStore
+from tests.fixtures.app import ADMIN
 
 LIMITS = IntakeLimits(max_name_length=20, max_id_length=8, chunk_size=3, max_rows=10)
 
@@ -216,3 +217,26 @@ def test_a_batch_is_read_by_the_intake_processes_or_by_threads_when_there_are_no
     rows = [row for idx in range(job_store.get(response.json()["job_id"]).n_chunks or 0)
             for row in BatchStore(job_store).get_chunk(response.json()["job_id"], idx)]
     assert rows == [InputRow(f"A{i}", f"tubo {i}") for i in range(10)]
+
+
+@pytest.mark.parametrize("processes", [1, 0])
+def test_a_training_upload_is_checked_by_the_intake_processes_or_by_threads(
+    app_state: AppState, api_client: TestClient, job_store: JobStore, processes: int
+) -> None:
+    """A training catalog is read whole before the 202: in an intake process when there is
+    one, and a catalog that cannot train comes back as the same 400, row and column named."""
+    app_state.settings = app_state.settings.model_copy(update={"intake_processes": processes})
+    bad = b"category,name\nPlomeria,Tubo\nPlomeria,\n"
+
+    response = api_client.post("/v1/training-jobs", headers=ADMIN,
+                               files={"file": ("mine.csv", bad, "text/csv")})
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "mine.csv, row 3, column 'name': empty product name"
+    assert app_state.intake is not None
+    assert app_state.intake.started is (processes > 0)
+    good = "category,name\n" + "".join(f"A,tubo {i}\nB,foco {i}\n" for i in range(6))
+    response = api_client.post("/v1/training-jobs", headers=ADMIN,
+                               files={"file": ("mine.csv", good.encode(), "text/csv")})
+    assert response.status_code == 202
+    assert job_store.get_upload(response.json()["job_id"]) == good.encode()

@@ -143,6 +143,20 @@ def test_catalog_error_is_a_value_error() -> None:
     assert issubclass(CatalogError, ValueError)
 
 
+def test_a_catalog_error_survives_pickling_whole() -> None:
+    """It is raised in the API's intake processes too and travels back pickled."""
+    import pickle
+
+    error = CatalogError("mine.csv", "empty product name", row=3, column="name")
+
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert type(copy) is CatalogError
+    assert str(copy) == "mine.csv, row 3, column 'name': empty product name"
+    assert (copy.source, copy.problem, copy.row, copy.column) == (
+        "mine.csv", "empty product name", 3, "name")
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.csv"
     with pytest.raises(CatalogError, match="file not found") as caught:

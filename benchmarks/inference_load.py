@@ -114,6 +114,8 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "non_2xx": sum(p["non_2xx"] for p in parts),
         "slices": len(parts),
         "slice_requests_per_s": [p["requests_per_s"] for p in parts],
+        "slice_p50_ms": [p["p50_ms"] for p in parts],
+        "slice_p99_ms": [p["p99_ms"] for p in parts],
     }
 
 

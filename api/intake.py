@@ -3,7 +3,8 @@
 Reading 200,000 rows is seconds of Python. Done in a thread of the API process it holds the GIL
 against the event loop, and every synchronous inference request of that process waits in turn
 (BENCHMARKS.md, "Hosts come and go"). So the API process only receives the body; a small pool
-of intake processes (`INTAKE_PROCESSES`, started at the first batch, not at import) parses it,
+of intake processes (`INTAKE_PROCESSES`, started with the API in the background, or at the
+first batch with `INTAKE_AT_STARTUP=false`; never at import) parses it,
 checks every row and hands back the chunks packed as they are stored. The API process then
 records them in one transaction and enqueues the job on its thread pool, as before. What a
 client is told does not change: a body that cannot be a batch is refused before the 202, with
@@ -137,8 +138,9 @@ def _context() -> Any:
 
 
 class IntakePool:
-    """The API process's intake processes, started at the first batch; 0 processes means the
-    thread pool of the API process itself (slower inference while a batch is read)."""
+    """The API process's intake processes, started with the API (`start`) or at the first
+    batch; 0 processes means the thread pool of the API process itself (slower inference while
+    a batch is read)."""
 
     def __init__(self, processes: int) -> None:
         self.processes = processes
@@ -174,6 +176,17 @@ class IntakePool:
                     "the batch intake process stopped; retry shortly") from exc
         except IntakeRefused as exc:
             raise HTTPException(exc.status_code, exc.detail) from None
+
+    def start(self) -> None:
+        """Start the processes now (the API's start-up), not at the first batch: starting one
+        costs a fork server and an import of this module, CPU the first batch would otherwise
+        take from the inference requests answered meanwhile."""
+        if self.processes <= 0:
+            return
+        executor = self._pool()
+        # The executor starts its processes at the first task; one round trip per process.
+        for future in [executor.submit(os.getpid) for _ in range(self.processes)]:
+            future.result(timeout=120)
 
     async def json_batch(self, body: bytes, limits: IntakeLimits) -> list[PackedChunk]:
         return await self.run(json_chunks, body, limits)

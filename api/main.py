@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppState, drift_monitor
+from api.deps import AppState, drift_monitor, intake_pool
 from api.docs import DocsPolicy
 from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
@@ -167,6 +167,14 @@ def send_shadow(state: AppState) -> int:
     return sent
 
 
+async def _start_intake(state: AppState) -> None:
+    """The intake processes, started in the background after start-up (INTAKE_AT_STARTUP)."""
+    try:
+        await run_in_threadpool(intake_pool(state).start)
+    except Exception as exc:  # noqa: BLE001 - the first batch tries again
+        logger.warning("could not start the batch intake processes: %s", exc)
+
+
 async def _send_shadow(state: AppState) -> None:
     """About once a second, off the request path."""
     while True:
@@ -206,6 +214,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
                  # a lost worker's work goes out again within about a lease
                  asyncio.create_task(_every(app_state.settings.heartbeat_seconds, app_state,
                                             sweep_expired_leases))]
+        if app_state.settings.intake_at_startup:
+            loops.append(asyncio.create_task(_start_intake(app_state)))
         if app_state.settings.metrics_enabled:  # so a scrape never waits for a store
             loops.append(asyncio.create_task(_every(
                 app_state.settings.metrics_refresh_seconds, app_state, read_monitoring,

@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         default=1, ge=0, le=64,
         description="Processes per API process that read, check and chunk submitted batches "
                     "(0: the API process's own threads, which slows its inference meanwhile).")
+    intake_at_startup: bool = Field(
+        default=True,
+        description="Start the intake processes with the API, so that the first batch does not "
+                    "start them while inference requests are being answered; false: at the "
+                    "first batch.")
     model_refresh_seconds: float = Field(default=5.0, gt=0)
 
     training_time_limit: int = Field(default=3600, ge=10, description="Hard limit, seconds.")

@@ -11,11 +11,13 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
@@ -33,6 +35,7 @@ from core.batch import BatchInputError, RowLimitExceeded
 from core.batch_store import BatchStore, InputRow, PackedChunk
 from core.jobs import JobStore
 from tests.fixtures.app import ADMIN
+from tests.fixtures.processes import wait_until
 
 LIMITS = IntakeLimits(max_name_length=20, max_id_length=8, chunk_size=3, max_rows=10)
 
@@ -117,6 +120,25 @@ def test_the_pool_starts_at_its_first_use_and_runs_in_another_process(pool: Inta
 
     assert pool.started
     assert pid != os.getpid()
+
+
+def test_start_runs_every_process_before_any_batch() -> None:
+    pool = IntakePool(2)
+    try:
+        pool.start()
+
+        executor = pool._pool()
+        pids = {process.pid for process in executor._processes.values()}
+        assert len(pids) == 2
+        assert all(psutil.pid_exists(pid) and pid != os.getpid() for pid in pids)
+    finally:
+        pool.close()
+
+
+def test_no_processes_means_nothing_to_start() -> None:
+    pool = IntakePool(0)
+    pool.start()
+    assert not pool.started
 
 
 def test_processes_are_started_off_the_event_loop(pool: IntakePool) -> None:
@@ -240,3 +262,24 @@ def test_a_training_upload_is_checked_by_the_intake_processes_or_by_threads(
                                files={"file": ("mine.csv", good.encode(), "text/csv")})
     assert response.status_code == 202
     assert job_store.get_upload(response.json()["job_id"]) == good.encode()
+
+
+@pytest.mark.parametrize("at_startup", [True, False])
+def test_the_api_starts_its_intake_processes_at_startup_unless_told_not_to(
+    app_state: AppState, make_client: Callable[[], TestClient], at_startup: bool
+) -> None:
+    """INTAKE_AT_STARTUP (the default): the first batch finds its process running; it does
+    not start one while the API answers inference requests."""
+    app_state.settings = app_state.settings.model_copy(update={"intake_at_startup": at_startup})
+
+    client = make_client()
+    assert client.get("/health").status_code == 200
+
+    if at_startup:
+        wait_until(lambda: app_state.intake is not None and app_state.intake.started,
+                   timeout=60, what="the intake process to start")
+        executor = app_state.intake._pool()  # type: ignore[union-attr]
+        assert len(executor._processes or {}) == 1
+    else:
+        time.sleep(0.5)
+        assert app_state.intake is None or not app_state.intake.started

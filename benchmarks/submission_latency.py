@@ -15,8 +15,8 @@ with 32 connections, one catalog name per request, in three conditions measured 
   the broker's connection retries and gets 503).
 
 Before the turns, each API process gets a 3-s warm-up of inference requests and reads one
-200,000-row batch, which starts its intake process; with `--cold` it reads none, and the first
-turn's submissions pay that start.
+200,000-row batch; with `--cold` it reads none, so the first turn has the first batch the
+process ever read (its intake process was started with the API, INTAKE_AT_STARTUP).
 
 Each condition also reports the CPU seconds the API process spent (and its intake processes,
 api/intake.py): a figure that a busy machine disturbs far less than latency.
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--cold", action="store_true",
-                        help="no warm-up batch: the first turn also starts the intake process")
+                        help="no warm-up batch: the first turn has the process's first batch")
     parser.add_argument("--compare", type=Path, default=None,
                         help="another tree of core/ api/ worker/ to measure in the same run")
     args = parser.parse_args()
@@ -185,8 +185,8 @@ def main() -> None:
                 wrk(f"{url}/v1/categorizer/inference", script, duration=3,
                     clients=args.clients, threads=2)  # warm-up
                 if not args.cold:
-                    # The first batch an API process reads starts its intake process
-                    # (api/intake.py): a one-off cost, measured with --cold, not each turn's.
+                    # The first batch an API process reads is its first (imports, caches,
+                    # allocations): measured with --cold, not in every run's first turn.
                     warm = httpx.post(f"{url}/v1/batch-jobs", content=body, timeout=300,
                                       headers={"Content-Type": "application/json"})
                     log(f"warm-up batch: {warm.status_code}")

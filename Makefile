@@ -12,6 +12,7 @@ CATALOG ?= ../shared/data/hardware_catalog_es.csv
 QUEUE ?= inference
 MINUTES ?= 10
 TEST_WORKERS ?= 3
+SERIAL_WORKERS ?= 4
 
 .PHONY: help install run api worker test test-unit test-integration test-faults lint bench soak train compose-config clean
 
@@ -41,14 +42,16 @@ worker: install  ## only one worker, in the foreground: QUEUE=inference (default
 
 # `make test` runs the suite in two phases and fails when either fails: every test not marked
 # `serial` on TEST_WORKERS processes (pytest-xdist, a test module per process at a time), then the
-# `serial` ones (tests/faults, the make-run launcher test) alone, since their waits are sized for
-# a machine they have to themselves. Both phases always run and print their summaries.
-test: install  ## the whole suite: unit, model, integration, then the serial fault tests (TEST_WORKERS=3)
+# `serial` ones (tests/faults, the make-run launcher test) on SERIAL_WORKERS processes of their
+# own, once the CPU-bound first phase is over: their waits are sized for a machine the rest of
+# the suite does not saturate, and they mostly wait (leases, restarts, retries), each module on
+# its own stack. Both phases always run and print their summaries.
+test: install  ## the whole suite: unit, model, integration, then the fault tests (TEST_WORKERS=3, SERIAL_WORKERS=4)
 	@status=0; \
 	echo "== make test: phase 1 of 2, in parallel ($(TEST_WORKERS) processes)"; \
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" || status=1; \
 	echo "== make test: phase 2 of 2, the serial tests (faults, launcher)"; \
-	$(PY) -m pytest -m serial || status=1; \
+	$(PY) -m pytest -n $(SERIAL_WORKERS) --dist loadfile -m serial || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the phase summaries above)" >&2; fi; \
 	exit $$status
 

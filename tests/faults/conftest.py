@@ -1,10 +1,11 @@
 """Every fault test is `serial`: `make test` runs them after the parallel phase, on their own.
 
 Their waits are sized for a machine not saturated by the rest of the suite (a visibility
-timeout, a lease, a 120,000-row batch on the surviving workers). Each module has its own stack
-(a private Redis, PostgreSQL database, proxy and ports; `fault_stacks`), so the serial phase
-runs them a module per process on a few processes at once: most of their time is waiting for
-a lease, a restart or a retry, not CPU.
+timeout, a lease, a 120,000-row batch on the surviving workers). Each test process makes its
+own stacks (a private Redis, PostgreSQL database, proxy and ports; `fault_stacks`, shared only
+by that process's modules that ask for the same settings), so the serial phase runs them a
+module per process on a few processes at once: most of their time is waiting for a lease, a
+restart or a retry, not CPU.
 
 With a module per process, the phase lasts as long as its most loaded process. So the longest
 modules go first (`pytest_collection_modifyitems` below, from measured durations), and the

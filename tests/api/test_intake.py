@@ -270,7 +270,8 @@ def test_the_api_starts_its_intake_processes_at_startup_unless_told_not_to(
 ) -> None:
     """INTAKE_AT_STARTUP (the default): the first batch finds its process running; it does
     not start one while the API answers inference requests."""
-    app_state.settings = app_state.settings.model_copy(update={"intake_at_startup": at_startup})
+    app_state.settings = app_state.settings.model_copy(
+        update={"intake_processes": 1, "intake_at_startup": at_startup})
 
     client = make_client()
     assert client.get("/health").status_code == 200

@@ -43,9 +43,9 @@ worker: install  ## only one worker, in the foreground: QUEUE=inference (default
 # `make test` runs the suite in two phases and fails when either fails: every test not marked
 # `serial` on TEST_WORKERS processes (pytest-xdist, a test module per process at a time), then the
 # `serial` ones (tests/faults, the make-run launcher test) on SERIAL_WORKERS processes of their
-# own, once the CPU-bound first phase is over: their waits are sized for a machine the rest of
-# the suite does not saturate, and they mostly wait (leases, restarts, retries), each module on
-# its own stack. Both phases always run and print their summaries.
+# own, once the first phase is over: their waits are sized for a machine the rest of the suite
+# does not saturate; each module has its own stack, and while one waits (a lease, a restart, a
+# retry) another's workers use the CPU. Both phases always run and print their summaries.
 test: install  ## the whole suite: unit, model, integration, then the fault tests (TEST_WORKERS=3, SERIAL_WORKERS=4)
 	@status=0; \
 	echo "== make test: phase 1 of 2, in parallel ($(TEST_WORKERS) processes)"; \

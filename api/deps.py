@@ -36,7 +36,7 @@ class AppState:
     drift: DriftMonitor | None = None  # made at start-up from the store when not given
     recorder: LiveRecorder = field(default_factory=LiveRecorder)
     shadow: ShadowSampler = field(default_factory=lambda: ShadowSampler(0.0))  # rate set at start
-    intake: IntakePool | None = None  # made at the first batch from the settings when not given
+    intake: IntakePool | None = None  # made from the settings at start-up or the first batch
     review: ReviewStore = field(init=False)
     trained_at: dict[int, float] = field(default_factory=dict)  # by version, for /metrics
 
@@ -67,7 +67,7 @@ def shadow_of(state: AppState, version: int) -> dict[str, Any] | None:
 
 
 def intake_pool(state: AppState) -> IntakePool:
-    """The process's batch intake processes (api.intake), made at the first batch."""
+    """The process's batch intake processes (api.intake), made at first use."""
     if state.intake is None:
         state.intake = IntakePool(state.settings.intake_processes)
     return state.intake

@@ -115,6 +115,23 @@ def test_out_of_fold_scores_come_from_models_that_did_not_see_the_row(
     assert oof.scores[np.ix_(np.asarray(first), np.asarray(columns))] == pytest.approx(expected)
 
 
+def test_folds_scored_in_parallel_land_in_their_own_rows(tiny_catalog: Catalog) -> None:
+    """Each fold is written as it finishes (joblib's generator, in submission order): two
+    worker processes give the same matrix as one."""
+    x, y = tiny_catalog.names, tiny_catalog.categories
+    rows = np.arange(len(x))
+    splits = [(rows[rows % 3 != k], rows[rows % 3 == k]) for k in range(3)]
+
+    def fit(pipeline: Pipeline, names: list[str], categories: list[str]) -> Pipeline:
+        return pipeline.fit(names, categories)
+
+    serial = out_of_fold_scores(linear_pipeline(), x, y, splits, fit=fit)
+    parallel = out_of_fold_scores(linear_pipeline(), x, y, splits, fit=fit, n_jobs=2)
+
+    assert parallel.rows.tolist() == rows.tolist()
+    assert parallel.scores == pytest.approx(serial.scores)
+
+
 def test_a_class_a_fold_never_saw_scores_minus_infinity(tiny_catalog: Catalog) -> None:
     x, y = tiny_catalog.names, tiny_catalog.categories
     missing = sorted(set(y))[0]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import multiprocessing
 import os
 import shutil
@@ -96,14 +97,20 @@ def csv_chunks(source: str | IO[bytes], limits: IntakeLimits) -> list[PackedChun
                                  max_id_length=limits.max_id_length), limits)
 
 
-def training_catalog_check(content: bytes, filename: str, params: TrainParams) -> None:
-    """Refuse an uploaded training catalog that cannot train (a CatalogError that says why),
-    checked with the parameters the worker will train with: its CATEGORY_SEPARATOR for the
-    paths, and the folds it needs per category."""
+def training_catalog_check(source: str | IO[bytes], filename: str, params: TrainParams) -> None:
+    """Refuse an uploaded training catalog (a file's path, or its stream) that cannot train (a
+    CatalogError that says why), checked with the parameters the worker will train with: its
+    CATEGORY_SEPARATOR for the paths, and the folds it needs per category."""
     # Imported here, not at the top: the fork server preloads this module for every batch,
     # and core.training brings scikit-learn.
     from core.training import check_catalog
 
+    if isinstance(source, str):
+        with open(source, "rb") as stream:
+            content = stream.read()
+    else:
+        source.seek(0)
+        content = source.read()
     check_catalog(parse_csv_catalog(content, source=filename), params, name_categories=True)
 
 
@@ -192,13 +199,24 @@ class IntakePool:
         return await self.run(json_chunks, body, limits)
 
     async def csv_batch(self, stream: IO[bytes], limits: IntakeLimits) -> list[PackedChunk]:
-        """An upload's rows. An intake process reads a copy of the spooled upload from a
-        temporary file (written on the thread pool: disk I/O, not Python)."""
+        """An upload's rows."""
+        return await self._run_on_file(csv_chunks, stream, limits)
+
+    async def training_catalog(self, content: bytes, filename: str,
+                               params: TrainParams) -> None:
+        """Check an uploaded training catalog whole (`training_catalog_check`)."""
+        await self._run_on_file(training_catalog_check, io.BytesIO(content), filename, params)
+
+    async def _run_on_file(self, function: Callable[..., T], stream: IO[bytes],
+                           *args: Any) -> T:
+        """`function(source, *args)` on an upload: the stream itself on the thread pool, or in
+        an intake process a temporary copy of it by path (written on the thread pool: disk I/O,
+        not Python), so that up to MAX_UPLOAD_BYTES is not also pickled through a pipe."""
         if self.processes <= 0:
-            return await self.run(csv_chunks, stream, limits)
+            return await self.run(function, stream, *args)
         path = await run_in_threadpool(_spill, stream)
         try:
-            return await self.run(csv_chunks, path, limits)
+            return await self.run(function, path, *args)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)

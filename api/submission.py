@@ -7,7 +7,6 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AppState, intake_pool
-from api.intake import training_catalog_check
 from api.schemas import JobAccepted, JobProgress, JobPublic
 from api.uploads import read_upload
 from core.errors import QueueUnavailable
@@ -56,8 +55,8 @@ async def record_uploaded_training(request: Request, state: AppState, *,
     # The whole file is checked now: a catalog that cannot train is a 400 that says why. Reading
     # a large catalog is seconds of Python, so it happens in an intake process (api/intake.py),
     # not on a thread that holds the GIL against the event loop.
-    await intake_pool(state).run(training_catalog_check, content, filename,
-                                 params_from_settings(state.settings))
+    await intake_pool(state).training_catalog(content, filename,
+                                              params_from_settings(state.settings))
     return await run_in_threadpool(_record_upload, state, filename, content, include_labels)
 
 

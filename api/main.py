@@ -25,13 +25,14 @@ from api.uploads import BodySizeLimit
 from core import metrics, retrain
 from core.batch_store import BatchStore
 from core.config import Settings, get_settings
+from core.errors import QueueUnavailable
 from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Lease, LeaseStore
 from core.monitoring import read_stores
 from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
-from core.sweeper import SweepReport, sweep, sweep_leases
+from core.sweeper import SweepReport, adopt_unleased, sweep, sweep_leases
 from worker.names import (
     BATCH_CHUNK_TASK,
     INFERENCE_QUEUE,
@@ -94,8 +95,15 @@ def sweep_expired_leases(state: AppState) -> SweepReport:
         else:
             state.queue.enqueue(BATCH_CHUNK_TASK, lease.job_id, lease.idx, task_id=task_id)
 
-    return sweep_leases(LeaseStore(state.store), resend,
-                        max_resends=state.settings.task_max_retries)
+    leases = LeaseStore(state.store)
+    settings = state.settings
+    try:  # chunk messages whose worker was lost before it leased them (core.sweeper)
+        adopt_unleased(leases, state.queue.unacked(BATCH_CHUNK_TASK,
+                                                   older_than=settings.heartbeat_seconds),
+                       lease_seconds=settings.lease_seconds)
+    except QueueUnavailable as exc:
+        logger.warning("could not read the broker's unacknowledged messages: %s", exc)
+    return sweep_leases(leases, resend, max_resends=settings.task_max_retries)
 
 
 def read_monitoring(state: AppState) -> None:

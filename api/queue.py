@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 import logging
+import time
 from typing import Any, Protocol
 
 from core.errors import QueueUnavailable
+from core.sweeper import Unacked
 
 __all__ = ["JobQueue", "QueueUnavailable", "TaskQueue"]
 
@@ -20,6 +25,8 @@ class JobQueue(Protocol):
     def revoke(self, task_id: str, *, terminate: bool = False) -> None: ...
 
     def ping(self) -> None: ...
+
+    def unacked(self, task_name: str, *, older_than: float) -> list[Unacked]: ...
 
 
 class TaskQueue:
@@ -57,3 +64,51 @@ class TaskQueue:
                 connection.ensure_connection(max_retries=1, timeout=2)
         except Exception as exc:
             raise QueueUnavailable(f"broker unreachable: {exc.__class__.__name__}") from exc
+
+    def unacked(self, task_name: str, *, older_than: float) -> list[Unacked]:
+        """The `task_name` messages the broker handed to workers more than `older_than` seconds
+        ago and holds unacknowledged (core.sweeper.adopt_unleased). Read from the Redis
+        transport's unacked set; other brokers have none to read, and give an empty list."""
+        try:
+            with self.app.connection_for_read() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+                channel = connection.default_channel
+                index_key = getattr(channel, "unacked_index_key", None)
+                if index_key is None:
+                    return []
+                return read_unacked(channel.client, unacked_key=channel.unacked_key,
+                                    index_key=index_key, task_name=task_name,
+                                    before=time.time() - older_than)
+        except Exception as exc:
+            raise QueueUnavailable(f"broker unreachable: {exc.__class__.__name__}") from exc
+
+
+def read_unacked(client: Any, *, unacked_key: str, index_key: str, task_name: str,
+                 before: float) -> list[Unacked]:
+    """Kombu's Redis transport keeps each unacknowledged message in a hash by delivery tag, as
+    JSON [message, exchange, routing key], and its delivery time in a sorted set: the
+    `task_name` messages (Celery's message protocol 2: [args, kwargs, embed]) delivered before
+    `before`, whose first two arguments are a job id and a chunk index."""
+    delivered = client.zrangebyscore(index_key, "-inf", before, withscores=True)
+    if not delivered:
+        return []
+    raws = client.hmget(unacked_key, [tag for tag, _ in delivered])
+    messages: list[Unacked] = []
+    for (_, at), raw in zip(delivered, raws, strict=True):
+        if raw is None:
+            continue  # acknowledged meanwhile
+        try:
+            message = json.loads(raw)[0]
+            headers = message["headers"]
+            if headers.get("task") != task_name:
+                continue
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0]
+            messages.append(Unacked(task_id=str(headers["id"]), job_id=str(args[0]),
+                                    idx=int(args[1]),
+                                    delivered_at=dt.datetime.fromtimestamp(at, dt.UTC)))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            logger.debug("skipped an unacknowledged message that is not a chunk: %s", exc)
+    return messages

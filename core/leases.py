@@ -100,6 +100,30 @@ class LeaseStore:
             return False  # held by another task (or it inserted first)
         return True
 
+    def adopt(self, *, job_id: str, idx: int, task_id: str, worker: str,
+              expires_at: dt.datetime) -> bool:
+        """Lease a chunk to a message nobody leased (core.sweeper.adopt_unleased), to expire at
+        `expires_at`; False when the chunk has a lease already, is stored, or its job ended.
+
+        The lease is the message's own (its task id): if a worker does start it, it takes the
+        lease over as from its own receipt; if not, the lease expires and is swept as any other.
+        """
+        with transaction(self.store.engine) as connection:
+            state = connection.execute(
+                sa.select(jobs_table.c.state).where(jobs_table.c.id == job_id)).scalar()
+            stored = connection.execute(sa.select(results_table.c.idx).where(
+                results_table.c.job_id == job_id, results_table.c.idx == idx)).first()
+        if state not in ACTIVE_STATES or stored is not None:
+            return False
+        try:
+            with transaction(self.store.engine) as connection:
+                connection.execute(leases_table.insert().values(
+                    job_id=job_id, idx=idx, task_id=task_id, worker=worker[:200], pid=None,
+                    expires_at=expires_at, resends=0))
+        except sa.exc.IntegrityError:
+            return False  # leased meanwhile (or already)
+        return True
+
     def renew(self, *, job_id: str, idx: int, task_id: str, seconds: float) -> bool:
         """Push the expiry `seconds` ahead; False when the lease is no longer this task's."""
         with transaction(self.store.engine) as connection:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from core import metrics
@@ -41,6 +41,16 @@ class SweepReport:
     resent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     deleted: int = 0
+
+
+@dataclass(frozen=True)
+class Unacked:
+    """A chunk message the broker handed to a worker and holds unacknowledged."""
+
+    task_id: str
+    job_id: str
+    idx: int
+    delivered_at: dt.datetime
 
 
 def _duration(delta: dt.timedelta) -> str:
@@ -122,3 +132,30 @@ def sweep_leases(leases: LeaseStore, resend: ResendLeased, *, max_resends: int) 
         resent.append(f"{lease.job_id}/{lease.idx}")
         metrics.lease_expired(lease.job_kind)
     return SweepReport(resent=resent, failed=failed)
+
+
+def adopt_unleased(leases: LeaseStore, messages: Iterable[Unacked], *,
+                   lease_seconds: float) -> list[str]:
+    """Lease the chunk messages a worker received and never leased, as if on their receipt.
+
+    A worker leases each chunk message the moment it receives it (worker.receipt), but the
+    broker has handed it over a moment before: a host lost in between leaves the message
+    unacknowledged with no lease, and Redis would hand it back only after its visibility timeout
+    (two hours). `messages` are the broker's unacknowledged chunk messages, received a while
+    ago (a live worker leases within milliseconds). Each one whose chunk has no lease, no result
+    and a job still active gets the lease its worker would have taken: the message's own task
+    id, expiring `lease_seconds` after its delivery. A worker that does start it takes the lease
+    over; otherwise `sweep_leases` sends the chunk again once it expires, as for a lost host.
+    """
+    adopted: list[str] = []
+    for message in messages:
+        expires_at = message.delivered_at + dt.timedelta(seconds=lease_seconds)
+        if leases.adopt(job_id=message.job_id, idx=message.idx, task_id=message.task_id,
+                        worker="no worker (received, never leased)", expires_at=expires_at):
+            logger.warning("job %s: chunk %d's message %s was received at %s and never leased "
+                           "(its worker lost on receipt?); leased to it until %s",
+                           message.job_id, message.idx, message.task_id,
+                           message.delivered_at.isoformat(timespec="seconds"),
+                           expires_at.isoformat(timespec="seconds"))
+            adopted.append(f"{message.job_id}/{message.idx}")
+    return adopted

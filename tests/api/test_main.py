@@ -15,6 +15,8 @@ from api.deps import AppState
 from core.batch_store import BatchStore, InputRow
 from core.db import jobs_table
 from core.jobs import JobStore
+from core.leases import LeaseStore
+from core.sweeper import Unacked
 from tests.fixtures.app import ADMIN, FakeQueue
 
 
@@ -104,3 +106,48 @@ def test_the_sweep_queues_a_retrain_when_drift_alerts_and_the_job_says_why(
 def test_the_retrain_check_is_off_by_default(app_state: AppState, fake_queue: FakeQueue) -> None:
     assert api.main.retrain_if_it_pays(app_state) is None
     assert fake_queue.sent == []
+
+
+def test_the_lease_sweep_sends_again_a_chunk_message_a_lost_worker_never_leased(
+    app_state: AppState, fake_queue: FakeQueue,
+) -> None:
+    """Received by a worker that died before its receipt lease: the broker still holds it
+    unacknowledged; after a lease's time from its delivery it is sent again, not after 2 h."""
+    store = app_state.store
+    batch, _ = BatchStore(store).create_batch(
+        [[InputRow(id=str(c), name=f"tubo {c}")] for c in range(2)])
+    store.start(batch.id, stage="categorizing", model_version=1)
+    now = dt.datetime.now(dt.UTC)
+    lease_seconds = app_state.settings.lease_seconds
+    fake_queue.held = [
+        Unacked("orphan", batch.id, 1, now - dt.timedelta(seconds=lease_seconds + 5)),
+        # a moment ago: its worker is leasing it right now
+        Unacked("just-received", batch.id, 0, now - dt.timedelta(seconds=1)),
+    ]
+
+    report = api.main.sweep_expired_leases(app_state)
+
+    assert report.resent == [f"{batch.id}/1"]
+    assert fake_queue.sent == [("batch.chunk", [batch.id, 1])]
+    assert fake_queue.task_ids[0] not in (None, "orphan")
+    assert LeaseStore(store).get(batch.id, 0) is None
+
+
+def test_a_broker_it_cannot_read_does_not_stop_the_lease_sweep(
+    app_state: AppState, fake_queue: FakeQueue,
+) -> None:
+    store = app_state.store
+    batch, _ = BatchStore(store).create_batch([[InputRow(id="1", name="tubo pvc")]])
+    store.start(batch.id, stage="categorizing", model_version=1)
+    leases = LeaseStore(store)
+    leases.acquire(job_id=batch.id, idx=0, task_id="first", worker="w1", pid=1, seconds=-1)
+    fake_queue.down = True
+
+    report = api.main.sweep_expired_leases(app_state)
+
+    assert report.resent == []  # the resend itself failed on the broker, and is kept for later
+    lease = leases.get(batch.id, 0)
+    assert lease is not None
+    assert (lease.task_id, lease.resends) == ("first", 0)
+    fake_queue.down = False
+    assert api.main.sweep_expired_leases(app_state).resent == [f"{batch.id}/0"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -90,3 +91,52 @@ def test_enqueue_never_subscribes_to_the_task_s_result() -> None:
     assert task_id
     assert app.backend.result_consumer._pubsub is None  # never started
     assert app.backend.result_consumer.subscribed_to == set()
+
+
+@pytest.mark.integration
+def test_the_chunk_messages_a_worker_received_and_never_acknowledged_are_read_back(
+        redis_url: str) -> None:
+    """On the real Redis broker: a consumer takes two messages and dies without acknowledging
+    them (late acks). The chunk message is listed once it is older than asked, with its job,
+    chunk and delivery time; the other task's message is not; an acknowledged one is gone."""
+    import uuid
+
+    from core.config import Settings
+    from worker.celery_app import create_celery_app
+    from worker.names import BATCH_CHUNK_TASK, BATCH_START_TASK
+
+    app = create_celery_app(Settings(_env_file=None, redis_url=redis_url))
+    queue_name = f"unacked-{uuid.uuid4().hex[:8]}"  # no worker of another test consumes it
+    app.conf.task_routes = {BATCH_CHUNK_TASK: {"queue": queue_name},
+                            BATCH_START_TASK: {"queue": queue_name}}
+    queue = TaskQueue(app)
+    with app.connection_for_read() as connection:
+        consumer = connection.SimpleQueue(queue_name, no_ack=False)
+        before = time.time()
+        chunk_task = queue.enqueue(BATCH_CHUNK_TASK, "job-7", 3)
+        queue.enqueue(BATCH_START_TASK, "job-7")
+        taken = [consumer.get(timeout=5), consumer.get(timeout=5)]
+        try:
+            listed = [message for message in queue.unacked(BATCH_CHUNK_TASK, older_than=0)
+                      if message.job_id == "job-7"]
+            assert [(m.task_id, m.job_id, m.idx) for m in listed] == [(chunk_task, "job-7", 3)]
+            assert before - 1 <= listed[0].delivered_at.timestamp() <= time.time()
+            # Received a moment ago: not listed when asked for older ones.
+            assert not [message for message in queue.unacked(BATCH_CHUNK_TASK, older_than=60)
+                        if message.job_id == "job-7"]
+        finally:
+            for message in taken:
+                message.ack()
+            consumer.close()
+    assert not [message for message in queue.unacked(BATCH_CHUNK_TASK, older_than=0)
+                if message.job_id == "job-7"]
+
+
+def test_a_broker_without_an_unacked_set_lists_none_and_a_down_one_is_unavailable() -> None:
+    from celery import Celery
+
+    assert TaskQueue(Celery("memory", broker="memory://")).unacked("batch.chunk",
+                                                                   older_than=0) == []
+    down = Celery("down", broker="redis://127.0.0.1:9/0")  # nothing listens there
+    with pytest.raises(QueueUnavailable, match="broker unreachable"):
+        TaskQueue(down).unacked("batch.chunk", older_than=0)

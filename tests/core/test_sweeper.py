@@ -11,7 +11,7 @@ from core.batch_store import BatchStore, InputRow
 from core.db import jobs_table
 from core.jobs import Job, JobStore
 from core.leases import WHOLE_JOB, Lease, LeaseStore
-from core.sweeper import sweep, sweep_leases
+from core.sweeper import Unacked, adopt_unleased, sweep, sweep_leases
 from tests.core.test_leases import expire as expire_lease
 
 STALE = dt.timedelta(minutes=10)
@@ -331,3 +331,69 @@ def test_each_expired_lease_acted_on_is_counted_once(store: JobStore) -> None:
     sweep_leases(LeaseStore(store), LeaseSender(), max_resends=3)  # nothing new expired
 
     assert expired() == before + 1
+
+
+# -- chunk messages received and never leased (adopt_unleased) -------------------------------------
+
+def _received(job_id: str, idx: int, *, ago: float, task_id: str = "orphan") -> Unacked:
+    return Unacked(task_id=task_id, job_id=job_id, idx=idx,
+                   delivered_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago))
+
+
+def test_a_message_received_and_never_leased_is_leased_to_itself_and_then_sent_again(
+        store: JobStore) -> None:
+    """The receiving host died between the broker's delivery and its receipt lease: the
+    message gets the lease it would have taken, from its delivery, and is swept as lost."""
+    job_id = _batch(store, chunks=3)
+    store.start(job_id, stage="categorizing", model_version=1)
+    leases = LeaseStore(store)
+    message = _received(job_id, 2, ago=75)
+
+    assert adopt_unleased(leases, [message], lease_seconds=60) == [f"{job_id}/2"]
+
+    lease = leases.get(job_id, 2)
+    assert lease is not None
+    assert (lease.task_id, lease.resends, lease.pid) == ("orphan", 0, None)
+    assert lease.expires_at == message.delivered_at + dt.timedelta(seconds=60)
+    sender = LeaseSender()
+    sweep_leases(leases, sender, max_resends=3)
+    [(sent_job, idx, task_id)] = sender.sent
+    assert (sent_job, idx) == (job_id, 2)
+    assert task_id != "orphan"
+    # Adopted once: the resent lease is not adopted over again.
+    assert adopt_unleased(leases, [message], lease_seconds=60) == []
+
+
+def test_a_message_adopted_early_keeps_its_lease_when_its_worker_starts_it(
+        store: JobStore) -> None:
+    job_id = _batch(store, chunks=3)
+    store.start(job_id, stage="categorizing", model_version=1)
+    leases = LeaseStore(store)
+    adopt_unleased(leases, [_received(job_id, 0, ago=15)], lease_seconds=60)
+
+    # A live worker whose receipt lease failed starts the message: the lease is its own.
+    assert leases.acquire(job_id=job_id, idx=0, task_id="orphan", worker="w1", pid=7, seconds=60)
+    sender = LeaseSender()
+    sweep_leases(leases, sender, max_resends=3)
+    assert sender.sent == []
+
+
+def test_leased_stored_or_ended_work_is_not_adopted(store: JobStore) -> None:
+    job_id = _batch(store, chunks=3)
+    store.start(job_id, stage="categorizing", model_version=1)
+    leases = LeaseStore(store)
+    assert leases.acquire(job_id=job_id, idx=0, task_id="holder", worker="w1", pid=1,
+                          seconds=60)
+    BatchStore(store).put_result(job_id, 1, [("Plomería", 0.9, None)])
+    ended = _batch(store, chunks=1)
+    store.cancel(ended)
+
+    adopted = adopt_unleased(leases, [_received(job_id, 0, ago=90), _received(job_id, 1, ago=90),
+                                      _received(ended, 0, ago=90)], lease_seconds=60)
+
+    assert adopted == []
+    held = leases.get(job_id, 0)
+    assert held is not None
+    assert held.task_id == "holder"
+    assert leases.get(job_id, 1) is None
+    assert leases.get(ended, 0) is None

@@ -10,20 +10,28 @@ instance.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
 import pytest
+import redis
 
-from core.batch_store import BatchStore
+from api.queue import TaskQueue
+from core.batch_store import BatchStore, InputRow
 from core.config import Settings
 from core.data import SAMPLE_CATALOG
 from core.leases import WHOLE_JOB, LeaseStore
 from tests.fixtures.faults import FaultStack, batch_names
 from tests.fixtures.services import ServiceProcess, wait_until
+from worker.celery_app import create_celery_app
+from worker.names import BATCH_CHUNK_TASK
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
@@ -59,6 +67,29 @@ def unfinished_chunk_messages(worker: ServiceProcess) -> set[str]:
     return received - ended
 
 
+def unacked_chunks(redis_url: str, job_id: str) -> dict[str, int]:
+    """Task id -> chunk index of the job's chunk messages the broker holds unacknowledged: the
+    ones Redis would hand back only after the visibility timeout (kombu keeps them in the
+    "unacked" hash, one [message, exchange, routing key] per delivery tag)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        held: dict[str, int] = {}
+        for raw in client.hvals("unacked"):
+            message = json.loads(raw)[0]
+            headers = message["headers"]
+            if headers.get("task") != BATCH_CHUNK_TASK:
+                continue
+            body = message["body"]
+            if message["properties"].get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            args = json.loads(body)[0]
+            if args[0] == job_id:
+                held[headers["id"]] = int(args[1])
+        return held
+    finally:
+        client.close()
+
+
 @pytest.mark.timeout(600)  # the stack's start, a batch of 120,000 rows and a training
 def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibility_timeout(
     fault_stack: FaultStack, fault_workers: Callable[..., ServiceProcess]
@@ -88,13 +119,21 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
 
     killed_at = kill_host(host_a)
     assert not stack.job(batch_id).terminal, "the batch ended before the host was killed"
-    # Every chunk message host A had received and not finished is leased to that message, from
-    # its receipt (worker/receipt.py) or its start: none waits for the visibility timeout.
-    in_flight = unfinished_chunk_messages(host_a[1])
+    # The chunk messages host A had received and not acknowledged: Redis would hand them back
+    # only after the visibility timeout. Each is leased to its message, from its receipt
+    # (worker/receipt.py) or its start; or its chunk is stored already (killed between storing
+    # it and the ack); or, received in the moment before its receipt lease, it has none, and the
+    # API's lease sweep leases it from its delivery (core.sweeper.adopt_unleased).
+    unacked = unacked_chunks(stack.env["REDIS_URL"], batch_id)
+    assert unfinished_chunk_messages(host_a[1]) <= set(unacked), "the log and the broker disagree"
     leased = {lease.task_id: lease for lease in (leases.get(batch_id, idx) for idx in range(60))
               if lease}
-    assert in_flight <= set(leased), f"received without a lease: {in_flight - set(leased)}"
-    held_by_a = [leased[task_id] for task_id in in_flight]
+    held_by_a = [leased[task_id] for task_id in unacked if task_id in leased]
+    assert held_by_a, "host A held no chunk message with a lease when it was killed"
+    batches = BatchStore(stack.store)
+    lost = sorted({idx for idx in unacked.values() if not batches.has_result(batch_id, idx)})
+    unleased = sorted(idx for task_id, idx in unacked.items()
+                      if task_id not in leased and idx in lost)
     assert stack.job(training_id).stage == "selecting", "the training got past the kill"
     fault_workers("b-training", queues="training", concurrency=1)
     fault_workers("b-inference", queues="inference", concurrency=2)
@@ -105,8 +144,6 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
     wait_until(resent, timeout=DEFAULTS.lease_seconds + 30, interval=0.5,
                what="the lost training to be sent again")
     training_resent_after = time.monotonic() - killed_at
-    batches = BatchStore(stack.store)
-    lost = [lease.idx for lease in held_by_a if not batches.has_result(batch_id, lease.idx)]
     wait_until(lambda: all(batches.has_result(batch_id, idx) for idx in lost),
                timeout=DEFAULTS.lease_seconds + 30 + 5, interval=0.25,
                what=f"the chunks host A held ({lost}) to be redone")
@@ -126,7 +163,8 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
             assert lease.idx not in lost
     logger.warning(f"host killed: training sent again after {training_resent_after:.1f} s, "
                    f"chunks it held redone after {redone_after:.1f} s, batch of {ROWS} rows "
-                   f"done {batch_done_after:.1f} s after the kill")
+                   f"done {batch_done_after:.1f} s after the kill; {len(unleased)} of them "
+                   f"received and never leased ({unleased})")
 
     training = stack.wait_for_end(training_id, timeout=180)
     assert training.state == "succeeded", training.error
@@ -139,3 +177,76 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
         [experiment.experiment_id],
         filter_string=f"tags.job_id = '{training_id}'")
     assert len(runs) == 1, "the training ran to MLflow more than once"
+
+
+# A consumer that takes one message off a queue without acknowledging it, says its
+# task id, and waits to be killed: a worker host lost the instant the broker delivered to it.
+TAKE_ONE = """
+import sys
+from kombu import Connection
+with Connection(sys.argv[1]) as connection:
+    channel = connection.default_channel
+    for _ in range(100):
+        message = channel.basic_get(sys.argv[2], no_ack=False)
+        if message is not None:
+            break
+        import time; time.sleep(0.1)
+    print(message.headers["id"], flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_host_lost_between_delivery_and_its_receipt_lease_costs_a_lease(
+    fault_stack: FaultStack, fault_workers: Callable[..., ServiceProcess]
+) -> None:
+    """Guarantee (production defaults): a chunk message the broker handed to a worker that was
+    lost before it could lease it (no lease, no result; Redis would hand it back after 2 h) is
+    found in the broker's unacknowledged set by the API's lease sweep, leased from its
+    delivery, and sent again: its chunk is stored within LEASE_SECONDS + 30 s of the delivery,
+    and the batch ends with every row exactly once."""
+    stack = fault_stack
+    assert stack.store is not None
+    names = batch_names(300)
+    chunks = [[InputRow(id=f"sku-{i}", name=name) for i, name in enumerate(names)][at:at + 100]
+              for at in range(0, 300, 100)]
+    batches = BatchStore(stack.store)
+    job, _ = batches.create_batch(chunks)
+    # What the batch's fan-out does (worker/tasks.py): running, pinned, a message per chunk.
+    assert stack.store.start(job.id, stage="categorizing", model_version=stack.champion_version)
+    app = create_celery_app(Settings(_env_file=None, redis_url=stack.env["REDIS_URL"]))
+    private = f"chunks-{job.id}"  # a queue of this test's own: nothing else waits in it
+    app.conf.task_routes = {BATCH_CHUNK_TASK: {"queue": private}}
+    sent = [TaskQueue(app).enqueue(BATCH_CHUNK_TASK, job.id, idx) for idx in range(3)]
+
+    with subprocess.Popen([sys.executable, "-c", TAKE_ONE, stack.env["REDIS_URL"], private],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as consumer:
+        assert consumer.stdout is not None
+        taken = consumer.stdout.readline().strip()
+        delivered = time.monotonic()
+        consumer.kill()
+    assert taken == sent[0], "the consumer took another message than the first chunk's"
+    assert unacked_chunks(stack.env["REDIS_URL"], job.id) == {taken: 0}
+    leases = LeaseStore(stack.store)
+    assert leases.get(job.id, 0) is None
+
+    # The API's sweep sends it again on the inference queue, as any lost chunk.
+    fault_workers("b-inference", queues=f"inference,{private}", concurrency=2)
+    wait_until(lambda: batches.has_result(job.id, 1) and batches.has_result(job.id, 2),
+               timeout=60, what="the other chunks to be stored")
+    assert not batches.has_result(job.id, 0)
+    wait_until(lambda: batches.has_result(job.id, 0),
+               timeout=DEFAULTS.lease_seconds + 30, interval=0.25,
+               what="the chunk of the lost message to be sent again and stored")
+    stored_after = time.monotonic() - delivered
+    assert stored_after <= DEFAULTS.lease_seconds + 30
+    ended = stack.wait_for_end(job.id, timeout=60)
+    assert ended.state == "succeeded", ended.error
+    stack.assert_every_row_once(job.id, names)
+    # The broker did not hand it back (its visibility timeout is 2 h): the sweep sent it again.
+    assert taken in unacked_chunks(stack.env["REDIS_URL"], job.id)
+    api_log = next(p for p in stack.processes if p.name == "api").log_text()
+    assert f"chunk 0's message {taken} was received at" in api_log
+    assert leases.get(job.id, 0) is None
+    logger.warning(f"lost on delivery: chunk stored again {stored_after:.1f} s after it was "
+                   "delivered")

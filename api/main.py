@@ -16,7 +16,7 @@ from api.deps import AppState, drift_monitor, intake_pool
 from api.docs import DocsPolicy
 from api.errors import install_error_handlers
 from api.metrics import HttpMetrics
-from api.queue import TaskQueue
+from api.queue import HeldMessage, TaskQueue
 from api.routes import batch, health, inference, jobs, models, monitoring, review
 from api.schemas import problems
 from api.submission import enqueue_job
@@ -32,7 +32,7 @@ from core.monitoring import read_stores
 from core.prediction import freeze_heap
 from core.service import registry_from_settings
 from core.serving import ChampionHolder
-from core.sweeper import SweepReport, adopt_unleased, sweep, sweep_leases
+from core.sweeper import SweepReport, Unacked, adopt_unleased, sweep, sweep_leases
 from worker.names import (
     BATCH_CHUNK_TASK,
     INFERENCE_QUEUE,
@@ -86,6 +86,23 @@ def retrain_if_it_pays(state: AppState) -> Job | None:
         enqueue=lambda job: enqueue_job(state, job, TRAINING_TASK))
 
 
+# The tasks whose work is leased: a batch's chunks, and each job kind's own task.
+LEASED_TASKS = frozenset({BATCH_CHUNK_TASK, *JOB_TASKS.values()})
+
+
+def unleased_candidates(messages: list[HeldMessage]) -> list[Unacked]:
+    """The work each held message is for: a chunk (job id, index) or a job's own task."""
+    work: list[Unacked] = []
+    for message in messages:
+        try:
+            idx = int(message.args[1]) if message.name == BATCH_CHUNK_TASK else WHOLE_JOB
+            work.append(Unacked(task_id=message.task_id, job_id=str(message.args[0]), idx=idx,
+                                delivered_at=message.delivered_at, eta=message.eta))
+        except (IndexError, TypeError, ValueError):
+            continue  # a malformed message: its task fails it
+    return work
+
+
 def sweep_expired_leases(state: AppState) -> SweepReport:
     """Send again the work whose worker stopped renewing its lease (core.leases)."""
 
@@ -97,10 +114,10 @@ def sweep_expired_leases(state: AppState) -> SweepReport:
 
     leases = LeaseStore(state.store)
     settings = state.settings
-    try:  # chunk messages whose worker was lost before it leased them (core.sweeper)
-        adopt_unleased(leases, state.queue.unacked(BATCH_CHUNK_TASK,
-                                                   older_than=settings.heartbeat_seconds),
-                       lease_seconds=settings.lease_seconds)
+    try:  # messages whose worker was lost before it leased them (core.sweeper)
+        held = state.queue.unacked(LEASED_TASKS, older_than=settings.heartbeat_seconds)
+        adopt_unleased(leases, unleased_candidates(held), lease_seconds=settings.lease_seconds,
+                       grace=settings.heartbeat_seconds)
     except QueueUnavailable as exc:
         logger.warning("could not read the broker's unacknowledged messages: %s", exc)
     return sweep_leases(leases, resend, max_resends=settings.task_max_retries)

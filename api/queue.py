@@ -7,12 +7,13 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import QueueUnavailable
-from core.sweeper import Unacked
 
-__all__ = ["JobQueue", "QueueUnavailable", "TaskQueue"]
+__all__ = ["HeldMessage", "JobQueue", "QueueUnavailable", "TaskQueue"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ class JobQueue(Protocol):
 
     def ping(self) -> None: ...
 
-    def unacked(self, task_name: str, *, older_than: float) -> list[Unacked]: ...
+    def unacked(self, task_names: Collection[str], *,
+                older_than: float) -> list[HeldMessage]: ...
 
 
 class TaskQueue:
@@ -65,9 +67,9 @@ class TaskQueue:
         except Exception as exc:
             raise QueueUnavailable(f"broker unreachable: {exc.__class__.__name__}") from exc
 
-    def unacked(self, task_name: str, *, older_than: float) -> list[Unacked]:
-        """The `task_name` messages the broker handed to workers more than `older_than` seconds
-        ago and holds unacknowledged (core.sweeper.adopt_unleased). Read from the Redis
+    def unacked(self, task_names: Collection[str], *, older_than: float) -> list[HeldMessage]:
+        """The messages of `task_names` the broker handed to workers more than `older_than`
+        seconds ago and holds unacknowledged (core.sweeper.adopt_unleased). Read from the Redis
         transport's unacked set; other brokers have none to read, and give an empty list."""
         try:
             with self.app.connection_for_read() as connection:
@@ -77,38 +79,54 @@ class TaskQueue:
                 if index_key is None:
                     return []
                 return read_unacked(channel.client, unacked_key=channel.unacked_key,
-                                    index_key=index_key, task_name=task_name,
+                                    index_key=index_key, task_names=task_names,
                                     before=time.time() - older_than)
         except Exception as exc:
             raise QueueUnavailable(f"broker unreachable: {exc.__class__.__name__}") from exc
 
 
-def read_unacked(client: Any, *, unacked_key: str, index_key: str, task_name: str,
-                 before: float) -> list[Unacked]:
+@dataclass(frozen=True)
+class HeldMessage:
+    """A task message a worker received and has not acknowledged."""
+
+    name: str
+    task_id: str
+    args: list[Any]
+    delivered_at: dt.datetime
+    eta: dt.datetime | None = None
+
+
+def read_unacked(client: Any, *, unacked_key: str, index_key: str, task_names: Collection[str],
+                 before: float) -> list[HeldMessage]:
     """Kombu's Redis transport keeps each unacknowledged message in a hash by delivery tag, as
-    JSON [message, exchange, routing key], and its delivery time in a sorted set: the
-    `task_name` messages (Celery's message protocol 2: [args, kwargs, embed]) delivered before
-    `before`, whose first two arguments are a job id and a chunk index."""
+    JSON [message, exchange, routing key], and its delivery time in a sorted set: the messages
+    of `task_names` (Celery's message protocol 2: task, id and eta in the headers, the body
+    [args, kwargs, embed]) delivered before `before`."""
     delivered = client.zrangebyscore(index_key, "-inf", before, withscores=True)
     if not delivered:
         return []
     raws = client.hmget(unacked_key, [tag for tag, _ in delivered])
-    messages: list[Unacked] = []
+    messages: list[HeldMessage] = []
     for (_, at), raw in zip(delivered, raws, strict=True):
         if raw is None:
             continue  # acknowledged meanwhile
         try:
             message = json.loads(raw)[0]
             headers = message["headers"]
-            if headers.get("task") != task_name:
+            if headers.get("task") not in task_names:
                 continue
             body = message["body"]
             if message.get("properties", {}).get("body_encoding") == "base64":
                 body = base64.b64decode(body)
-            args = json.loads(body)[0]
-            messages.append(Unacked(task_id=str(headers["id"]), job_id=str(args[0]),
-                                    idx=int(args[1]),
-                                    delivered_at=dt.datetime.fromtimestamp(at, dt.UTC)))
+            eta = headers.get("eta")
+            messages.append(HeldMessage(
+                name=headers["task"], task_id=str(headers["id"]), args=list(json.loads(body)[0]),
+                delivered_at=dt.datetime.fromtimestamp(at, dt.UTC),
+                eta=_aware(dt.datetime.fromisoformat(eta)) if eta else None))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            logger.debug("skipped an unacknowledged message that is not a chunk: %s", exc)
+            logger.debug("skipped an unacknowledged message that is not a task's: %s", exc)
     return messages
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -102,18 +102,23 @@ class LeaseStore:
 
     def adopt(self, *, job_id: str, idx: int, task_id: str, worker: str,
               expires_at: dt.datetime) -> bool:
-        """Lease a chunk to a message nobody leased (core.sweeper.adopt_unleased), to expire at
-        `expires_at`; False when the chunk has a lease already, is stored, or its job ended.
+        """Lease work to a message nobody leased (core.sweeper.adopt_unleased), to expire at
+        `expires_at`; False when the work has a lease already, its job ended, a chunk is
+        stored, or a job's own task is not the job's current task id (a superseded message).
 
         The lease is the message's own (its task id): if a worker does start it, it takes the
-        lease over as from its own receipt; if not, the lease expires and is swept as any other.
+        lease over as from its own receipt or start; if not, the lease expires and is swept
+        as any other.
         """
         with transaction(self.store.engine) as connection:
-            state = connection.execute(
-                sa.select(jobs_table.c.state).where(jobs_table.c.id == job_id)).scalar()
-            stored = connection.execute(sa.select(results_table.c.idx).where(
-                results_table.c.job_id == job_id, results_table.c.idx == idx)).first()
-        if state not in ACTIVE_STATES or stored is not None:
+            job = connection.execute(
+                sa.select(jobs_table.c.state, jobs_table.c.task_id)
+                .where(jobs_table.c.id == job_id)).first()
+            stored = idx != WHOLE_JOB and connection.execute(sa.select(results_table.c.idx).where(
+                results_table.c.job_id == job_id, results_table.c.idx == idx)).first() is not None
+        if job is None or job.state not in ACTIVE_STATES or stored:
+            return False
+        if idx == WHOLE_JOB and job.task_id != task_id:
             return False
         try:
             with transaction(self.store.engine) as connection:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from core import metrics
 from core.jobs import Job, JobStore
-from core.leases import Lease, LeaseStore
+from core.leases import WHOLE_JOB, Lease, LeaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,19 @@ class SweepReport:
 
 @dataclass(frozen=True)
 class Unacked:
-    """A chunk message the broker handed to a worker and holds unacknowledged."""
+    """A message the broker handed to a worker and holds unacknowledged: a batch chunk's
+    (`idx` its chunk) or a job's own task (`idx` WHOLE_JOB: a training, a batch's fan-out)."""
 
     task_id: str
     job_id: str
     idx: int
     delivered_at: dt.datetime
+    eta: dt.datetime | None = None  # a retry waits in its worker until then
+
+    @property
+    def due(self) -> dt.datetime:
+        """When a worker could start it: its delivery, or a retry's eta if later."""
+        return max(self.delivered_at, self.eta) if self.eta is not None else self.delivered_at
 
 
 def _duration(delta: dt.timedelta) -> str:
@@ -134,27 +141,33 @@ def sweep_leases(leases: LeaseStore, resend: ResendLeased, *, max_resends: int) 
     return SweepReport(resent=resent, failed=failed)
 
 
-def adopt_unleased(leases: LeaseStore, messages: Iterable[Unacked], *,
-                   lease_seconds: float) -> list[str]:
-    """Lease the chunk messages a worker received and never leased, as if on their receipt.
+def adopt_unleased(leases: LeaseStore, messages: Iterable[Unacked], *, lease_seconds: float,
+                   grace: float, now: dt.datetime | None = None) -> list[str]:
+    """Lease the messages a worker received and never leased, as if it had.
 
-    A worker leases each chunk message the moment it receives it (worker.receipt), but the
-    broker has handed it over a moment before: a host lost in between leaves the message
+    A worker leases a chunk message the moment it receives it (worker.receipt), and a job's
+    own task when it starts (after its process has set up: seconds, for a fresh one); the
+    broker has handed the message over before either. A host lost in between leaves the message
     unacknowledged with no lease, and Redis would hand it back only after its visibility timeout
-    (two hours). `messages` are the broker's unacknowledged chunk messages, received a while
-    ago (a live worker leases within milliseconds). Each one whose chunk has no lease, no result
-    and a job still active gets the lease its worker would have taken: the message's own task
-    id, expiring `lease_seconds` after its delivery. A worker that does start it takes the lease
-    over; otherwise `sweep_leases` sends the chunk again once it expires, as for a lost host.
+    (two hours). `messages` are the broker's unacknowledged ones; each due more than `grace`
+    seconds ago (a live worker leases a chunk within milliseconds) whose work has no lease,
+    whose job is still active, and which is not done (a chunk's result) or superseded (a job's
+    task) gets the lease its worker would have taken: the message's own task id, expiring
+    `lease_seconds` after it was due. A worker that does start it takes the lease over;
+    otherwise `sweep_leases` sends the work again once it expires, as for a lost host.
     """
+    now = now or dt.datetime.now(dt.UTC)
     adopted: list[str] = []
     for message in messages:
-        expires_at = message.delivered_at + dt.timedelta(seconds=lease_seconds)
+        if (now - message.due).total_seconds() < grace:
+            continue  # its worker may be leasing it right now, or waits for its eta
+        expires_at = message.due + dt.timedelta(seconds=lease_seconds)
         if leases.adopt(job_id=message.job_id, idx=message.idx, task_id=message.task_id,
                         worker="no worker (received, never leased)", expires_at=expires_at):
-            logger.warning("job %s: chunk %d's message %s was received at %s and never leased "
+            what = f"chunk {message.idx}" if message.idx != WHOLE_JOB else "the job's task"
+            logger.warning("job %s: %s's message %s was received at %s and never leased "
                            "(its worker lost on receipt?); leased to it until %s",
-                           message.job_id, message.idx, message.task_id,
+                           message.job_id, what, message.task_id,
                            message.delivered_at.isoformat(timespec="seconds"),
                            expires_at.isoformat(timespec="seconds"))
             adopted.append(f"{message.job_id}/{message.idx}")

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 
 import api.main
 from api.deps import AppState
+from api.queue import HeldMessage
 from core.batch_store import BatchStore, InputRow
 from core.db import jobs_table
 from core.jobs import JobStore
 from core.leases import LeaseStore
-from core.sweeper import Unacked
 from tests.fixtures.app import ADMIN, FakeQueue
 
 
@@ -108,29 +108,42 @@ def test_the_retrain_check_is_off_by_default(app_state: AppState, fake_queue: Fa
     assert fake_queue.sent == []
 
 
-def test_the_lease_sweep_sends_again_a_chunk_message_a_lost_worker_never_leased(
+def test_the_lease_sweep_sends_again_the_messages_a_lost_worker_never_leased(
     app_state: AppState, fake_queue: FakeQueue,
 ) -> None:
-    """Received by a worker that died before its receipt lease: the broker still holds it
-    unacknowledged; after a lease's time from its delivery it is sent again, not after 2 h."""
+    """Received by a worker that died before it leased them: the broker still holds them
+    unacknowledged; a lease's time after they were due they are sent again, not after 2 h: a
+    chunk, and a job's own task (here a batch's fan-out), under new task ids."""
     store = app_state.store
     batch, _ = BatchStore(store).create_batch(
         [[InputRow(id=str(c), name=f"tubo {c}")] for c in range(2)])
     store.start(batch.id, stage="categorizing", model_version=1)
+    queued, _ = BatchStore(store).create_batch([[InputRow(id="1", name="tubo pvc")]])
+    store.set_task_id(queued.id, "start-1")
     now = dt.datetime.now(dt.UTC)
-    lease_seconds = app_state.settings.lease_seconds
+    long_ago = now - dt.timedelta(seconds=app_state.settings.lease_seconds + 5)
     fake_queue.held = [
-        Unacked("orphan", batch.id, 1, now - dt.timedelta(seconds=lease_seconds + 5)),
+        HeldMessage("batch.chunk", "orphan", [batch.id, 1], long_ago),
         # a moment ago: its worker is leasing it right now
-        Unacked("just-received", batch.id, 0, now - dt.timedelta(seconds=1)),
+        HeldMessage("batch.chunk", "just-received", [batch.id, 0], now - dt.timedelta(seconds=1)),
+        # a retry waiting for its eta in a live worker
+        HeldMessage("batch.chunk", "retrying", [batch.id, 0], long_ago,
+                    eta=now + dt.timedelta(seconds=30)),
+        HeldMessage("batch.start", "start-1", [queued.id], long_ago),
+        # the same job's superseded message: the job's task id is another one
+        HeldMessage("batch.start", "start-0", [queued.id], long_ago),
+        HeldMessage("shadow.score", "not-leased-work", [1, 2], long_ago),
     ]
 
     report = api.main.sweep_expired_leases(app_state)
 
-    assert report.resent == [f"{batch.id}/1"]
-    assert fake_queue.sent == [("batch.chunk", [batch.id, 1])]
-    assert fake_queue.task_ids[0] not in (None, "orphan")
+    assert sorted(report.resent) == sorted([f"{batch.id}/1", f"{queued.id}/-1"])
+    assert sorted(fake_queue.sent) == sorted([("batch.chunk", [batch.id, 1]),
+                                              ("batch.start", [queued.id])])
+    assert not {"orphan", "start-1", None} & set(fake_queue.task_ids)
     assert LeaseStore(store).get(batch.id, 0) is None
+    # The job's task id is the resent one: a late copy of the old message is dropped.
+    assert store.get(queued.id).task_id in fake_queue.task_ids
 
 
 def test_a_broker_it_cannot_read_does_not_stop_the_lease_sweep(

@@ -97,8 +97,8 @@ def test_enqueue_never_subscribes_to_the_task_s_result() -> None:
 def test_the_chunk_messages_a_worker_received_and_never_acknowledged_are_read_back(
         redis_url: str) -> None:
     """On the real Redis broker: a consumer takes two messages and dies without acknowledging
-    them (late acks). The chunk message is listed once it is older than asked, with its job,
-    chunk and delivery time; the other task's message is not; an acknowledged one is gone."""
+    them (late acks). Each is listed by the names asked for, once older than asked, with its
+    arguments and delivery time; an acknowledged one is gone."""
     import uuid
 
     from core.config import Settings
@@ -115,28 +115,39 @@ def test_the_chunk_messages_a_worker_received_and_never_acknowledged_are_read_ba
         before = time.time()
         chunk_task = queue.enqueue(BATCH_CHUNK_TASK, "job-7", 3)
         queue.enqueue(BATCH_START_TASK, "job-7")
-        taken = [consumer.get(timeout=5), consumer.get(timeout=5)]
+        retry = app.send_task(BATCH_CHUNK_TASK, args=["job-8", 4], countdown=30,
+                              ignore_result=True).id  # as a task's retry is sent
+        taken = [consumer.get(timeout=5) for _ in range(3)]
         try:
-            listed = [message for message in queue.unacked(BATCH_CHUNK_TASK, older_than=0)
-                      if message.job_id == "job-7"]
-            assert [(m.task_id, m.job_id, m.idx) for m in listed] == [(chunk_task, "job-7", 3)]
+            listed = [m for m in queue.unacked({BATCH_CHUNK_TASK}, older_than=0)
+                      if m.args[0] == "job-7"]
+            assert [(m.name, m.task_id, m.args, m.eta) for m in listed] == [
+                (BATCH_CHUNK_TASK, chunk_task, ["job-7", 3], None)]
             assert before - 1 <= listed[0].delivered_at.timestamp() <= time.time()
+            both = {m.name for m in queue.unacked({BATCH_CHUNK_TASK, BATCH_START_TASK},
+                                                  older_than=0) if m.args[0] == "job-7"}
+            assert both == {BATCH_CHUNK_TASK, BATCH_START_TASK}
+            [waiting] = [m for m in queue.unacked({BATCH_CHUNK_TASK}, older_than=0)
+                         if m.args[0] == "job-8"]
+            assert waiting.task_id == retry
+            assert waiting.eta is not None
+            assert 25 <= (waiting.eta - waiting.delivered_at).total_seconds() <= 35
             # Received a moment ago: not listed when asked for older ones.
-            assert not [message for message in queue.unacked(BATCH_CHUNK_TASK, older_than=60)
-                        if message.job_id == "job-7"]
+            assert not [m for m in queue.unacked({BATCH_CHUNK_TASK}, older_than=60)
+                        if m.args[0] == "job-7"]
         finally:
             for message in taken:
                 message.ack()
             consumer.close()
-    assert not [message for message in queue.unacked(BATCH_CHUNK_TASK, older_than=0)
-                if message.job_id == "job-7"]
+    assert not [m for m in queue.unacked({BATCH_CHUNK_TASK}, older_than=0)
+                if m.args[0] in ("job-7", "job-8")]
 
 
 def test_a_broker_without_an_unacked_set_lists_none_and_a_down_one_is_unavailable() -> None:
     from celery import Celery
 
-    assert TaskQueue(Celery("memory", broker="memory://")).unacked("batch.chunk",
+    assert TaskQueue(Celery("memory", broker="memory://")).unacked({"batch.chunk"},
                                                                    older_than=0) == []
     down = Celery("down", broker="redis://127.0.0.1:9/0")  # nothing listens there
     with pytest.raises(QueueUnavailable, match="broker unreachable"):
-        TaskQueue(down).unacked("batch.chunk", older_than=0)
+        TaskQueue(down).unacked({"batch.chunk"}, older_than=0)

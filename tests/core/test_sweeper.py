@@ -349,7 +349,7 @@ def test_a_message_received_and_never_leased_is_leased_to_itself_and_then_sent_a
     leases = LeaseStore(store)
     message = _received(job_id, 2, ago=75)
 
-    assert adopt_unleased(leases, [message], lease_seconds=60) == [f"{job_id}/2"]
+    assert adopt_unleased(leases, [message], lease_seconds=60, grace=10) == [f"{job_id}/2"]
 
     lease = leases.get(job_id, 2)
     assert lease is not None
@@ -361,7 +361,7 @@ def test_a_message_received_and_never_leased_is_leased_to_itself_and_then_sent_a
     assert (sent_job, idx) == (job_id, 2)
     assert task_id != "orphan"
     # Adopted once: the resent lease is not adopted over again.
-    assert adopt_unleased(leases, [message], lease_seconds=60) == []
+    assert adopt_unleased(leases, [message], lease_seconds=60, grace=10) == []
 
 
 def test_a_message_adopted_early_keeps_its_lease_when_its_worker_starts_it(
@@ -369,7 +369,7 @@ def test_a_message_adopted_early_keeps_its_lease_when_its_worker_starts_it(
     job_id = _batch(store, chunks=3)
     store.start(job_id, stage="categorizing", model_version=1)
     leases = LeaseStore(store)
-    adopt_unleased(leases, [_received(job_id, 0, ago=15)], lease_seconds=60)
+    adopt_unleased(leases, [_received(job_id, 0, ago=15)], lease_seconds=60, grace=10)
 
     # A live worker whose receipt lease failed starts the message: the lease is its own.
     assert leases.acquire(job_id=job_id, idx=0, task_id="orphan", worker="w1", pid=7, seconds=60)
@@ -389,7 +389,7 @@ def test_leased_stored_or_ended_work_is_not_adopted(store: JobStore) -> None:
     store.cancel(ended)
 
     adopted = adopt_unleased(leases, [_received(job_id, 0, ago=90), _received(job_id, 1, ago=90),
-                                      _received(ended, 0, ago=90)], lease_seconds=60)
+                                      _received(ended, 0, ago=90)], lease_seconds=60, grace=10)
 
     assert adopted == []
     held = leases.get(job_id, 0)
@@ -397,3 +397,38 @@ def test_leased_stored_or_ended_work_is_not_adopted(store: JobStore) -> None:
     assert held.task_id == "holder"
     assert leases.get(job_id, 1) is None
     assert leases.get(ended, 0) is None
+
+
+def test_a_job_s_own_message_received_and_never_started_is_leased_if_it_is_the_current_one(
+        store: JobStore) -> None:
+    """A training (or a batch's fan-out) leases when it starts, seconds after its delivery on
+    a fresh process: lost in between, its current message is adopted; a superseded one never."""
+    job, _ = store.create_job(kind="training", params={})
+    store.set_task_id(job.id, "current")
+    leases = LeaseStore(store)
+
+    assert adopt_unleased(leases, [_received(job.id, WHOLE_JOB, ago=30, task_id="old")],
+                          lease_seconds=60, grace=10) == []
+    assert adopt_unleased(leases, [_received(job.id, WHOLE_JOB, ago=30, task_id="current")],
+                          lease_seconds=60, grace=10) == [f"{job.id}/{WHOLE_JOB}"]
+    lease = leases.get(job.id, WHOLE_JOB)
+    assert lease is not None
+    assert lease.task_id == "current"
+
+
+def test_a_retry_waiting_for_its_eta_is_adopted_only_once_it_is_due(store: JobStore) -> None:
+    job_id = _batch(store, chunks=1)
+    store.start(job_id, stage="categorizing", model_version=1)
+    leases = LeaseStore(store)
+    now = dt.datetime.now(dt.UTC)
+    eta = now + dt.timedelta(seconds=20)
+    retry = Unacked(task_id="retry", job_id=job_id, idx=0,
+                    delivered_at=now - dt.timedelta(seconds=90), eta=eta)
+
+    assert adopt_unleased(leases, [retry], lease_seconds=60, grace=10, now=now) == []
+    later = now + dt.timedelta(seconds=31)
+    assert adopt_unleased(leases, [retry], lease_seconds=60, grace=10, now=later) == [
+        f"{job_id}/0"]
+    lease = leases.get(job_id, 0)
+    assert lease is not None
+    assert lease.expires_at == eta + dt.timedelta(seconds=60)

@@ -179,74 +179,94 @@ def test_a_host_killed_mid_batch_and_mid_training_costs_a_lease_not_the_visibili
     assert len(runs) == 1, "the training ran to MLflow more than once"
 
 
-# A consumer that takes one message off a queue without acknowledging it, says its
-# task id, and waits to be killed: a worker host lost the instant the broker delivered to it.
-TAKE_ONE = """
-import sys
+# A consumer that takes given messages off their queues without acknowledging them, says each
+# task id as it takes it, and waits to be killed: a worker host lost the instant the broker
+# delivered to it. Arguments: the broker URL, then queue=task id pairs. Messages of other tasks
+# it meets on the way stay unacknowledged as well (ended jobs': nothing leases them).
+TAKE = """
+import sys, time
 from kombu import Connection
 with Connection(sys.argv[1]) as connection:
     channel = connection.default_channel
-    for _ in range(100):
-        message = channel.basic_get(sys.argv[2], no_ack=False)
-        if message is not None:
-            break
-        import time; time.sleep(0.1)
-    print(message.headers["id"], flush=True)
+    for pair in sys.argv[2:]:
+        queue, wanted = pair.split("=")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = channel.basic_get(queue, no_ack=False)
+            if message is None:
+                time.sleep(0.05)
+            elif message.headers["id"] == wanted:
+                print(wanted, flush=True)
+                break
     sys.stdin.read()
 """
 
 
 @pytest.mark.timeout(300)
-def test_a_host_lost_between_delivery_and_its_receipt_lease_costs_a_lease(
+def test_a_host_lost_between_delivery_and_its_lease_costs_a_lease(
     fault_stack: FaultStack, fault_workers: Callable[..., ServiceProcess]
 ) -> None:
-    """Guarantee (production defaults): a chunk message the broker handed to a worker that was
-    lost before it could lease it (no lease, no result; Redis would hand it back after 2 h) is
-    found in the broker's unacknowledged set by the API's lease sweep, leased from its
-    delivery, and sent again: its chunk is stored within LEASE_SECONDS + 30 s of the delivery,
-    and the batch ends with every row exactly once."""
+    """Guarantee (production defaults): messages the broker handed to a worker that was lost
+    before it leased them (no lease, no result; Redis would hand them back after 2 h) are found
+    in the broker's unacknowledged set by the API's lease sweep, leased from their delivery and
+    sent again within LEASE_SECONDS + 30 s of it: a chunk (leased on receipt by a live worker)
+    and a job's own task (a batch's fan-out, leased when it starts). Both batches end with
+    every row exactly once."""
     stack = fault_stack
     assert stack.store is not None
+    redis_url = stack.env["REDIS_URL"]
+    # Batch A by hand, as its fan-out leaves it: running, pinned, a message per chunk, here on
+    # a queue of the test's own so that nothing else waits in it.
     names = batch_names(300)
     chunks = [[InputRow(id=f"sku-{i}", name=name) for i, name in enumerate(names)][at:at + 100]
               for at in range(0, 300, 100)]
     batches = BatchStore(stack.store)
     job, _ = batches.create_batch(chunks)
-    # What the batch's fan-out does (worker/tasks.py): running, pinned, a message per chunk.
     assert stack.store.start(job.id, stage="categorizing", model_version=stack.champion_version)
-    app = create_celery_app(Settings(_env_file=None, redis_url=stack.env["REDIS_URL"]))
-    private = f"chunks-{job.id}"  # a queue of this test's own: nothing else waits in it
+    app = create_celery_app(Settings(_env_file=None, redis_url=redis_url))
+    private = f"chunks-{job.id}"
     app.conf.task_routes = {BATCH_CHUNK_TASK: {"queue": private}}
     sent = [TaskQueue(app).enqueue(BATCH_CHUNK_TASK, job.id, idx) for idx in range(3)]
+    # Batch B through the API: its fan-out message waits on the inference queue.
+    names_b = batch_names(400)
+    job_b = stack.submit_batch(names_b)
+    start_b = stack.job(job_b).task_id
+    assert start_b
 
-    with subprocess.Popen([sys.executable, "-c", TAKE_ONE, stack.env["REDIS_URL"], private],
+    with subprocess.Popen([sys.executable, "-c", TAKE, redis_url, f"{private}={sent[0]}",
+                           f"inference={start_b}"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as consumer:
         assert consumer.stdout is not None
-        taken = consumer.stdout.readline().strip()
+        taken = [consumer.stdout.readline().strip() for _ in range(2)]
         delivered = time.monotonic()
         consumer.kill()
-    assert taken == sent[0], "the consumer took another message than the first chunk's"
-    assert unacked_chunks(stack.env["REDIS_URL"], job.id) == {taken: 0}
+    assert taken == [sent[0], start_b]
+    assert unacked_chunks(redis_url, job.id) == {sent[0]: 0}
     leases = LeaseStore(stack.store)
     assert leases.get(job.id, 0) is None
+    assert leases.get(job_b, WHOLE_JOB) is None
 
-    # The API's sweep sends it again on the inference queue, as any lost chunk.
+    # The API's sweep sends both again on the inference queue, as any lost work.
     fault_workers("b-inference", queues=f"inference,{private}", concurrency=2)
     wait_until(lambda: batches.has_result(job.id, 1) and batches.has_result(job.id, 2),
                timeout=60, what="the other chunks to be stored")
     assert not batches.has_result(job.id, 0)
-    wait_until(lambda: batches.has_result(job.id, 0),
+    assert stack.job(job_b).state == "queued"
+    wait_until(lambda: batches.has_result(job.id, 0) and stack.job(job_b).state != "queued",
                timeout=DEFAULTS.lease_seconds + 30, interval=0.25,
-               what="the chunk of the lost message to be sent again and stored")
-    stored_after = time.monotonic() - delivered
-    assert stored_after <= DEFAULTS.lease_seconds + 30
-    ended = stack.wait_for_end(job.id, timeout=60)
-    assert ended.state == "succeeded", ended.error
-    stack.assert_every_row_once(job.id, names)
-    # The broker did not hand it back (its visibility timeout is 2 h): the sweep sent it again.
-    assert taken in unacked_chunks(stack.env["REDIS_URL"], job.id)
+               what="the work of the lost messages to be sent again and started")
+    resumed_after = time.monotonic() - delivered
+    assert resumed_after <= DEFAULTS.lease_seconds + 30
+    for job_id, job_names in ((job.id, names), (job_b, names_b)):
+        ended = stack.wait_for_end(job_id, timeout=60)
+        assert ended.state == "succeeded", ended.error
+        stack.assert_every_row_once(job_id, job_names)
+    # The broker did not hand them back (its visibility timeout is 2 h): the sweep sent them.
+    assert sent[0] in unacked_chunks(redis_url, job.id)
+    assert stack.job(job_b).task_id != start_b
     api_log = next(p for p in stack.processes if p.name == "api").log_text()
-    assert f"chunk 0's message {taken} was received at" in api_log
+    assert f"chunk 0's message {sent[0]} was received at" in api_log
+    assert f"the job's task's message {start_b} was received at" in api_log
     assert leases.get(job.id, 0) is None
-    logger.warning(f"lost on delivery: chunk stored again {stored_after:.1f} s after it was "
-                   "delivered")
+    logger.warning(f"lost on delivery: a chunk and a batch's fan-out sent again and done "
+                   f"{resumed_after:.1f} s after their delivery")

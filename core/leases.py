@@ -114,9 +114,12 @@ class LeaseStore:
             job = connection.execute(
                 sa.select(jobs_table.c.state, jobs_table.c.task_id)
                 .where(jobs_table.c.id == job_id)).first()
+            leased = connection.execute(
+                sa.select(leases_table.c.idx).where(*self._key(job_id, idx))).first() is not None
             stored = idx != WHOLE_JOB and connection.execute(sa.select(results_table.c.idx).where(
                 results_table.c.job_id == job_id, results_table.c.idx == idx)).first() is not None
-        if job is None or job.state not in ACTIVE_STATES or stored:
+        # Most messages held this long are running and leased: no insert that would fail.
+        if job is None or job.state not in ACTIVE_STATES or leased or stored:
             return False
         if idx == WHOLE_JOB and job.task_id != task_id:
             return False

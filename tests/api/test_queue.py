@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import fakeredis
 import pytest
 from kombu.exceptions import OperationalError
 
-from api.queue import QueueUnavailable, TaskQueue
+from api.queue import QueueUnavailable, TaskQueue, read_unacked
 
 
 class FakeCelery:
@@ -151,3 +154,30 @@ def test_a_broker_without_an_unacked_set_lists_none_and_a_down_one_is_unavailabl
     down = Celery("down", broker="redis://127.0.0.1:9/0")  # nothing listens there
     with pytest.raises(QueueUnavailable, match="broker unreachable"):
         TaskQueue(down).unacked({"batch.chunk"}, older_than=0)
+
+
+def test_what_is_not_a_task_message_in_the_unacked_set_is_skipped() -> None:
+    """Another client's message, a malformed one, and one acknowledged between the two reads
+    are skipped; a task message with a plain (not base64) body is read."""
+    client = fakeredis.FakeRedis()
+
+    def hold(tag: str, message: object, at: float) -> None:
+        client.hset("unacked", tag, json.dumps([message, "inference", "inference"]))
+        client.zadd("unacked_index", {tag: at})
+
+    body = base64.b64encode(json.dumps([["job-1", 2], {}, {}]).encode()).decode()
+    hold("1", {"headers": {"task": "batch.chunk", "id": "t1"}, "body": body,
+               "properties": {"body_encoding": "base64"}}, 100.0)
+    hold("2", {"headers": {"task": "batch.chunk", "id": "t2"},
+               "body": json.dumps([["job-1", 3], {}, {}]), "properties": {}}, 100.0)
+    hold("3", {"body": "not a task"}, 100.0)
+    hold("4", {"headers": {"task": "batch.chunk", "id": "t4"}, "body": "{", "properties": {}},
+         100.0)
+    client.zadd("unacked_index", {"5": 100.0})  # acknowledged: gone from the hash already
+    hold("6", {"headers": {"task": "batch.chunk", "id": "t6"}, "body": body,
+               "properties": {"body_encoding": "base64"}}, 500.0)  # delivered too recently
+
+    held = read_unacked(client, unacked_key="unacked", index_key="unacked_index",
+                        task_names={"batch.chunk"}, before=200.0)
+
+    assert [(m.task_id, m.args) for m in held] == [("t1", ["job-1", 2]), ("t2", ["job-1", 3])]

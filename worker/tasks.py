@@ -205,13 +205,15 @@ def start_batch(self: Task, job_id: str) -> None:
         job = store.get(job_id)
         if job.terminal or _superseded(self, job):
             return
-        version = job.model_version or ctx.registry.champion_version()
-        if version is None:
-            store.fail(job_id, "no champion model yet: train one first")
-            return
+        # Leased before the registry is asked: a fresh process's first call to MLflow takes
+        # seconds, and a host lost meanwhile would leave the message with no lease.
         with _lease(self, job_id, WHOLE_JOB) as held:
             if held is None:
                 return  # another worker is fanning it out
+            version = job.model_version or ctx.registry.champion_version()
+            if version is None:
+                store.fail(job_id, "no champion model yet: train one first")
+                return
             if not store.start(job_id, stage="categorizing", model_version=version):
                 return
             pending = ctx.batches.chunks_pending(job_id)

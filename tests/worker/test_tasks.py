@@ -371,6 +371,30 @@ def test_start_without_a_champion_fails_the_job_clearly(
     assert tasks.sent == []
 
 
+def test_a_batch_s_fan_out_holds_its_lease_before_it_asks_the_registry(
+    tasks: TaskHarness, job_store: JobStore, fake_registry: FakeRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh process's first registry call takes seconds (MLflow's set-up): a host lost
+    then must leave a lease behind, not a message no sweep can see."""
+    job_id = _batch_job(job_store)
+    seen: list[object] = []
+    version = fake_registry.champion
+
+    def champion_version() -> int | None:
+        seen.append(LeaseStore(job_store).get(job_id, WHOLE_JOB))
+        return version
+
+    monkeypatch.setattr(fake_registry, "champion_version", champion_version)
+
+    tasks.task("batch.start").run(job_id)
+
+    [lease] = seen
+    assert lease is not None, "the registry was asked before the lease was taken"
+    assert job_store.get(job_id).state == "running"
+    assert LeaseStore(job_store).get(job_id, WHOLE_JOB) is None  # released after the fan-out
+
+
 def test_start_pins_the_champion_and_sends_one_message_per_chunk(
     tasks: TaskHarness, job_store: JobStore
 ) -> None:

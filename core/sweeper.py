@@ -146,7 +146,7 @@ def adopt_unleased(leases: LeaseStore, messages: Iterable[Unacked], *, lease_sec
     """Lease the messages a worker received and never leased, as if it had.
 
     A worker leases a chunk message the moment it receives it (worker.receipt), and a job's
-    own task when it starts (after its process has set up: seconds, for a fresh one); the
+    own task when it starts (after a fresh process has set up its job store); the
     broker has handed the message over before either. A host lost in between leaves the message
     unacknowledged with no lease, and Redis would hand it back only after its visibility timeout
     (two hours). `messages` are the broker's unacknowledged ones; each due more than `grace`

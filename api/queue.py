@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.db import as_utc
 from core.errors import QueueUnavailable
 
 __all__ = ["HeldMessage", "JobQueue", "QueueUnavailable", "TaskQueue"]
@@ -122,11 +123,7 @@ def read_unacked(client: Any, *, unacked_key: str, index_key: str, task_names: C
             messages.append(HeldMessage(
                 name=headers["task"], task_id=str(headers["id"]), args=list(json.loads(body)[0]),
                 delivered_at=dt.datetime.fromtimestamp(at, dt.UTC),
-                eta=_aware(dt.datetime.fromisoformat(eta)) if eta else None))
+                eta=as_utc(dt.datetime.fromisoformat(eta)) if eta else None))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             logger.debug("skipped an unacknowledged message that is not a task's: %s", exc)
     return messages
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

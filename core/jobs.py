@@ -11,13 +11,20 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from core import db
-from core.db import JOB_CHILD_TABLES, jobs_table, results_table, transaction, uploads_table
+from core.db import (
+    JOB_CHILD_TABLES,
+    as_utc,
+    jobs_table,
+    results_table,
+    transaction,
+    uploads_table,
+)
 from core.errors import JobNotFound
 
 JobKind = Literal["training", "batch"]
@@ -278,8 +285,8 @@ def _job(row: Any, rows_done: int) -> Job:
         model_version=row["model_version"], total_rows=row["total_rows"],
         n_chunks=row["n_chunks"], rows_done=rows_done, attempts=row["attempts"],
         task_id=row["task_id"],
-        created_at=_aware(row["created_at"]), started_at=_aware(row["started_at"]),
-        finished_at=_aware(row["finished_at"]), updated_at=_aware(row["updated_at"]),
+        created_at=as_utc(row["created_at"]), started_at=as_utc(row["started_at"]),
+        finished_at=as_utc(row["finished_at"]), updated_at=as_utc(row["updated_at"]),
         resends=row["resends"] or 0,
     )
 
@@ -296,14 +303,3 @@ def _as_read(job: Job, older_than: dt.timedelta) -> tuple[Any, ...]:
 
 def _failed(error: str) -> dict[str, Any]:
     return {"state": "failed", "error": error[:4000], "finished_at": now()}
-
-
-@overload
-def _aware(value: dt.datetime) -> dt.datetime: ...
-@overload
-def _aware(value: dt.datetime | None) -> dt.datetime | None: ...
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands back naive datetimes; everything stored here is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.db import jobs_table, leases_table, results_table, transaction
+from core.db import as_utc, jobs_table, leases_table, results_table, transaction
 from core.jobs import ACTIVE_STATES, JobStore
 
 logger = logging.getLogger(__name__)
@@ -57,12 +57,6 @@ class Lease:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC datetimes
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 class LeaseStore:
@@ -219,7 +213,7 @@ class LeaseStore:
 
 def _lease(row: Any) -> Lease:
     return Lease(job_id=row["job_id"], idx=row["idx"], task_id=row["task_id"],
-                 worker=row["worker"], pid=row["pid"], expires_at=_aware(row["expires_at"]),
+                 worker=row["worker"], pid=row["pid"], expires_at=as_utc(row["expires_at"]),
                  resends=row["resends"], job_kind=row["kind"])
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from core import db
 from core.db import (
+    as_utc,
     drift_profiles_table,
     shadow_disagreements_table,
     shadow_tallies_table,
@@ -27,10 +28,6 @@ from core.drift import Profile
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,7 @@ class MonitoringStore:
             part = Profile.from_dict(row.profile)
             total = total.merge(part)
             sources[row.source] = sources.get(row.source, 0) + part.rows
-        times = [_aware(r.created_at) for r in rows]
+        times = [as_utc(r.created_at) for r in rows]
         return Window(model_version=model_version, profile=total, profiles=len(rows),
                       start=min(times, default=None), end=max(times, default=None),
                       sources=sources)
@@ -157,7 +154,7 @@ class MonitoringStore:
         return {"compared": sum(r["compared"] for r in rows),
                 "agreed": sum(r["agreed"] for r in rows),
                 "champion_versions": sorted(r["champion_version"] for r in rows),
-                "updated_at": max(_aware(r["updated_at"]) for r in rows)}
+                "updated_at": max(as_utc(r["updated_at"]) for r in rows)}
 
     def disagreements(self, challenger_version: int, *, limit: int | None = None
                       ) -> list[Disagreement]:
@@ -174,5 +171,5 @@ class MonitoringStore:
             challenger_category=r["challenger_category"],
             champion_confidence=r["champion_confidence"],
             challenger_confidence=r["challenger_confidence"], source=r["source"],
-            champion_version=r["champion_version"], created_at=_aware(r["created_at"]),
+            champion_version=r["champion_version"], created_at=as_utc(r["created_at"]),
         ) for r in rows]

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from core import metrics
 from core.config import Settings
 from core.data import SAMPLE_CATALOG
-from core.db import cross_process_lock, jobs_table
+from core.db import as_utc, cross_process_lock, jobs_table
 from core.drift_monitor import DriftReport
 from core.jobs import ACTIVE_STATES, Job, JobStore
 from core.sources import check_source
@@ -52,10 +52,6 @@ def _recent_training_jobs(store: JobStore, limit: int = 50) -> list[dict[str, An
              .order_by(jobs_table.c.created_at.desc()).limit(limit))
     with store.engine.connect() as connection:
         return [dict(row) for row in connection.execute(query).mappings()]
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def find_trigger(*, settings: Settings, drift: DriftReport | None, labels: int | None,
@@ -106,7 +102,7 @@ def check_retrain(
         if any(job["state"] in ACTIVE_STATES for job in recent):
             return None  # never two at once, whoever queued the other
         automatic = [job for job in recent if (job["params"] or {}).get("trigger")]
-        last = _aware(automatic[0]["created_at"]) if automatic else None
+        last = as_utc(automatic[0]["created_at"]) if automatic else None
         if last is not None and now - last < dt.timedelta(
                 seconds=settings.retrain_min_interval_seconds):
             return None

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from core.batch_store import InputRow, ResultRow, RowResult
 from core.data import duplicate_key
 from core.db import (
+    as_utc,
     categories_table,
     chunks_table,
     connect,
@@ -115,12 +116,6 @@ class NewItem:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC datetimes
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def _when(value: dt.datetime) -> dt.datetime:
@@ -587,7 +582,7 @@ def _item(row: Any) -> ReviewItem:
         id=row["id"], job_id=row["job_id"], row=row["row"], name=row["name"],
         category=row["category"], confidence=row["confidence"], top_k=list(row["top_k"] or []),
         model_version=row["model_version"], state=row["state"],
-        decided_category=row["decided_category"], decided_at=_aware(row["decided_at"]),
+        decided_category=row["decided_category"], decided_at=as_utc(row["decided_at"]),
         decided_by=row["decided_by"],
     )
 

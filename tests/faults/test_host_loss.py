@@ -10,8 +10,6 @@ instance.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
 import signal
@@ -23,7 +21,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from api.queue import TaskQueue
+from api.queue import TaskQueue, read_unacked
 from core.batch_store import BatchStore, InputRow
 from core.config import Settings
 from core.data import SAMPLE_CATALOG
@@ -69,25 +67,12 @@ def unfinished_chunk_messages(worker: ServiceProcess) -> set[str]:
 
 def unacked_chunks(redis_url: str, job_id: str) -> dict[str, int]:
     """Task id -> chunk index of the job's chunk messages the broker holds unacknowledged: the
-    ones Redis would hand back only after the visibility timeout (kombu keeps them in the
-    "unacked" hash, one [message, exchange, routing key] per delivery tag)."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        held: dict[str, int] = {}
-        for raw in client.hvals("unacked"):
-            message = json.loads(raw)[0]
-            headers = message["headers"]
-            if headers.get("task") != BATCH_CHUNK_TASK:
-                continue
-            body = message["body"]
-            if message["properties"].get("body_encoding") == "base64":
-                body = base64.b64decode(body)
-            args = json.loads(body)[0]
-            if args[0] == job_id:
-                held[headers["id"]] = int(args[1])
-        return held
-    finally:
-        client.close()
+    ones Redis would hand back only after the visibility timeout."""
+    with redis.Redis.from_url(redis_url) as client:
+        held = read_unacked(client, unacked_key="unacked", index_key="unacked_index",
+                            task_names={BATCH_CHUNK_TASK}, before=time.time())
+    return {message.task_id: int(message.args[1]) for message in held
+            if message.args[0] == job_id}
 
 
 @pytest.mark.timeout(600)  # the stack's start, a batch of 120,000 rows and a training

@@ -295,6 +295,18 @@ def cross_process_lock(engine: Engine, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def import_for(url: str) -> None:
+    """Import what `upgrade()` and an engine for `url` will use (Alembic, the database driver)
+    now rather than on first use: a prefork worker's main process calls this before its pool
+    forks (worker/warmup.py), so no pool process imports them again."""
+    import alembic.command  # noqa: F401
+    import alembic.config  # noqa: F401
+    import alembic.runtime.migration  # noqa: F401
+    import alembic.script  # noqa: F401
+
+    sa.engine.make_url(url).get_dialect().import_dbapi()
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the database to the current schema (every process calls this at start-up).
 

@@ -125,6 +125,23 @@ def _pip_requirements() -> list[str]:
     return pins
 
 
+def import_client() -> None:
+    """Import what a Registry will use (MLflow's client and SQL stores, the sklearn flavour and
+    skops, which loads its models) now rather than on first use.
+
+    The registry imports MLflow lazily, so a process that never touches it never pays for it. A
+    prefork worker calls this in its main process before the pool forks (worker/warmup.py): its
+    pool processes then start with these modules imported, instead of each importing them for
+    its first task.
+    """
+    import mlflow.artifacts  # noqa: F401
+    import mlflow.sklearn  # noqa: F401
+    import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
+    import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    import skops.io  # noqa: F401
+    from mlflow import MlflowClient  # noqa: F401
+
+
 class Registry:
     """Tracking and registry for one registered model name."""
 

@@ -57,7 +57,8 @@ def broker_settings(settings: Settings) -> dict[str, Any]:
 
 
 def create_celery_app(settings: Settings) -> Celery:
-    app = Celery("categorizer", include=["worker.tasks", "worker.metrics", "worker.receipt"])
+    app = Celery("categorizer", include=["worker.tasks", "worker.metrics", "worker.receipt",
+                                           "worker.warmup"])
     app.conf.update(
         **broker_settings(settings),
         task_routes=TASK_ROUTES,

@@ -1,4 +1,4 @@
-"""Fixtures live in modules by concern; this file only loads them."""
+"""Fixtures live in modules by concern; this file only loads them (and the scheduling)."""
 
 pytest_plugins = [
     "tests.fixtures.catalogs",  # the sample catalog and deterministic samples of it
@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.services",  # real Redis, PostgreSQL, worker and API processes
     "tests.fixtures.faults",  # the same processes with faults injected
     "tests.fixtures.browser",  # Debian's chromium driven by Playwright
+    "tests.scheduling",  # `make test`'s processes take the longest modules first
 ]

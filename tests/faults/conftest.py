@@ -7,10 +7,13 @@ by that process's modules that ask for the same settings), so the serial phase r
 module per process on a few processes at once (`SERIAL_WORKERS`): while one waits for a lease,
 a restart or a retry, another's workers use the CPU.
 
-The order is pytest-xdist's own (`loadfile`: modules with more tests first). Ordering the
-longest modules first was measured and was slower (536 s against 420-448 s on 4 processes):
-the phase is bound by CPU (718 CPU-s in 448 s on 2 cores), and the longest modules are also
-the busiest, so starting them together only made them share the cores.
+The order is tests/scheduling.py's: the longest modules first, and a process takes its next
+module only once it has run out. With xdist's own order (modules with more tests first, the next
+one handed over while two tests remain) the 4-minute host-loss module and the launcher test
+ended up queued on one process, which finished 2-3 minutes after the others: the phase took
+549 s on 4 processes of a 2-core machine, 517 s once pool processes started warm
+(worker/warmup.py), and 435 s in the new order (2026-12-02).
+An earlier try at longest-first, with xdist's early hand-over kept, had been slower (536 s).
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ worker: install  ## only one worker, in the foreground: QUEUE=inference (default
 # `serial` ones (tests/faults, the make-run launcher test) on SERIAL_WORKERS processes of their
 # own, once the first phase is over: their waits are sized for a machine the rest of the suite
 # does not saturate; each module has its own stack, and while one waits (a lease, a restart, a
-# retry) another's workers use the CPU. In both phases the longest modules go first and a process
-# takes its next module only once it has run out (tests/scheduling.py). Both phases always run
-# and print their summaries.
+# retry) another's workers use the CPU. In both phases a process takes its next module only once
+# it has run out, and the serial phase starts its longest modules first (tests/scheduling.py).
+# Both phases always run and print their summaries.
 test: install  ## the whole suite: unit, model, integration, then the fault tests (TEST_WORKERS=3, SERIAL_WORKERS=4)
 	@status=0; \
 	echo "== make test: phase 1 of 2, in parallel ($(TEST_WORKERS) processes)"; \

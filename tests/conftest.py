@@ -9,5 +9,5 @@ pytest_plugins = [
     "tests.fixtures.services",  # real Redis, PostgreSQL, worker and API processes
     "tests.fixtures.faults",  # the same processes with faults injected
     "tests.fixtures.browser",  # Debian's chromium driven by Playwright
-    "tests.scheduling",  # `make test`'s processes take the longest modules first
+    "tests.scheduling",  # the order in which `make test`'s processes take modules
 ]

@@ -24,6 +24,13 @@ logger = logging.getLogger(__name__)
 
 @signals.worker_init.connect(dispatch_uid="categorizer-warm-pool")
 def import_before_fork(**_: Any) -> None:
-    """Import the job store's and the registry's modules in the main process, pre-fork."""
-    import_for(get_settings().effective_database_url)
-    import_client()
+    """Import the job store's and the registry's modules in the main process, pre-fork.
+
+    Only a head start: if an import fails here (a database URL naming no installed driver), the
+    worker starts anyway and the first task meets the same error where it is reported today.
+    """
+    try:
+        import_for(get_settings().effective_database_url)
+        import_client()
+    except Exception as exc:
+        logger.warning("pool warm-up skipped, pool processes import on first use: %s", exc)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WARMED = ("mlflow.sklearn", "mlflow.store.tracking.sqlalchemy_store", "skops.io",
@@ -42,3 +45,22 @@ def test_the_main_process_imports_what_a_pool_process_needs_before_the_pool_fork
     assert seen["before"] == [], "imported at import time: the lazy imports came back"
     assert seen["after"] == list(WARMED)
     assert seen["threads"] == 1, "a thread started before the fork would not survive it"
+
+
+def test_a_warm_up_that_fails_leaves_the_worker_starting(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database URL naming no installed driver: the warm-up says so and the worker goes on
+    (its first task reports the bad URL where it always has)."""
+    from core.config import get_settings
+    from worker.warmup import import_before_fork
+
+    monkeypatch.setenv("DATABASE_URL", "nosuchdb://somewhere/jobs")
+    get_settings.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="worker.warmup"):
+            import_before_fork()
+    finally:
+        get_settings.cache_clear()
+    assert "pool warm-up skipped" in caplog.text
+    assert "nosuchdb" in caplog.text

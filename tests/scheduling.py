@@ -1,4 +1,4 @@
-"""How `make test` hands test modules to its processes: the longest first, each one late.
+"""How `make test` hands test modules to its processes: each once a process runs out of work.
 
 Both phases run with pytest-xdist's `loadfile`: a module's tests stay on one process, which
 builds the module's stack once. By default xdist queues modules by their number of tests and
@@ -13,9 +13,10 @@ it has (xdist keeps one test back until it knows the test that follows, so the p
 out of work). The table holds the serial phase's modules, with their walls in that phase of one
 `make test` on this project's 2-core machine (2026-12-02): a hint for the order, not a limit; a
 module missing from it only loses its place in the queue. Measured there, the serial phase took
-517 s in xdist's order and 435 s in this one; the parallel phase 254 s in xdist's order and 245
-s in collection order, and 268 s with its four integration modules (a stack each) put first,
-where they ran at once and slowed each other: so that phase has no entries.
+517-549 s in xdist's order (two runs) and 435-508 s in this one (three); the parallel phase 254
+s in xdist's order and 245-269 s in collection order, and 268 s with its four integration
+modules (a stack each) put first, where they ran at once and slowed each other: so that phase
+has no entries.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ module only once it has run out. With xdist's own order (modules with more tests
 one handed over while two tests remain) the 4-minute host-loss module and the launcher test
 ended up queued on one process, which finished 2-3 minutes after the others: the phase took
 549 s on 4 processes of a 2-core machine, 517 s once pool processes started warm
-(worker/warmup.py), and 435 s in the new order (2026-12-02).
+(worker/warmup.py), and 435-508 s in the new order (three runs, 2026-12-02).
 An earlier try at longest-first, with xdist's early hand-over kept, had been slower (536 s).
 """
 

@@ -14,6 +14,7 @@ from api.main import flush_drift, read_monitoring
 from core import metrics
 from core.drift import reference_profile
 from tests.fixtures.app import FakeRegistry
+from tests.fixtures.processes import wait_until
 
 
 def _samples(client: TestClient) -> list[tuple[str, dict[str, str], float]]:
@@ -75,12 +76,20 @@ def test_no_label_carries_a_product_name(api_client: TestClient) -> None:
 def test_store_wide_figures_appear_once_read(api_client: TestClient,
                                              app_state: AppState) -> None:
     app_state.store.create_job(kind="training", params={})
+    samples: list[tuple[str, dict[str, str], float]] = []
 
-    read_monitoring(app_state)
-    samples = _samples(api_client)
+    def reported() -> bool:
+        # The app's own reader also reads once at start-up, on a thread; under load that read
+        # can land after ours and put back figures taken before the job existed. It reads
+        # again only after METRICS_REFRESH_SECONDS, so a second read of ours settles it.
+        read_monitoring(app_state)
+        samples[:] = _samples(api_client)
+        jobs = {(s[1]["kind"], s[1]["state"]): s[2] for s in samples
+                if s[0] == "categorizer_jobs"}
+        return jobs.get(("training", "queued")) == 1
 
-    jobs = {(s[1]["kind"], s[1]["state"]): s[2] for s in samples if s[0] == "categorizer_jobs"}
-    assert jobs[("training", "queued")] == 1
+    wait_until(reported, timeout=30, interval=0.1,
+               what="/metrics to report the queued training job")
     queues = {s[1]["queue"] for s in samples if s[0] == "categorizer_queue_messages"}
     assert queues == {"inference", "training"}
     assert any(s[0] == "categorizer_champion_age_seconds" for s in samples)

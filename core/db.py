@@ -312,10 +312,17 @@ def upgrade(engine: Engine) -> None:
 
     A database made before the migration history began (no version table) runs every migration
     too: the first ones create only what is missing.
+
+    A database already at the newest migration is left as it is without taking the lock. So a
+    process that starts while another holds it does not wait: not even when the holder was on a
+    host that was lost, whose session PostgreSQL keeps (with the lock) until it notices the host
+    is gone, two hours with the server's default TCP keepalive.
     """
     from alembic import command
     from alembic.config import Config
 
+    if current_revision(engine) == head_revision():
+        return
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with cross_process_lock(engine, "schema"), transaction(engine) as connection:

@@ -56,6 +56,34 @@ def test_the_registry_lock_is_exclusive_across_threads(store: TrackedStore) -> N
     assert events == ["first in", "first out", "second in"]
 
 
+def test_a_store_at_the_newest_migration_starts_while_the_schema_lock_is_held(
+    store: TrackedStore,
+) -> None:
+    """A session on a lost host can hold the schema lock for hours (PostgreSQL keeps it until
+    it notices the host is gone): a process starting meanwhile, with nothing to migrate, must
+    not wait for it."""
+    holding, release, started = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with cross_process_lock(store.engine, "schema"):
+            holding.set()
+            release.wait(timeout=30)
+
+    def start_up() -> None:
+        store.create_schema()  # what every process does at start-up
+        started.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        threading.Thread(target=start_up, daemon=True).start()
+        assert started.wait(timeout=10), "start-up waited for the schema lock"
+    finally:
+        release.set()
+        holder.join(timeout=10)
+
+
 # -- an unreachable database ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", UNREACHABLE, ids=["postgresql", "sqlite"])

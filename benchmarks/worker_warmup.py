@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -51,11 +50,6 @@ for _ in range(int(sys.argv[2])):
     os.waitpid(pid, 0)
 print(json.dumps(seconds))
 """
-
-
-def cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
